@@ -1,0 +1,67 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "klfs",
+    products: [
+        .executable(name: "klfs", targets: ["klfs"]),
+        .library(name: "KLEngine", targets: ["KLEngine"]),
+        .library(name: "KLBlock", targets: ["KLBlock"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C and assembly kernels: AES-NI/VAES XTS, the software Key Locker,
+        // the Key Locker instruction paths and the instruction emulator.
+        .target(
+            name: "CKLKernels",
+            cSettings: [.unsafeFlags(["-O3", "-fno-strict-aliasing"])]
+        ),
+        // libcrypto: the test oracle and the benchmark peer, never the data path.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
+        .target(
+            name: "KLEngine",
+            dependencies: ["CKLKernels", "COpenSSL"]
+        ),
+        // The libfuse3 low-level API, with C wrappers where Swift cannot call it.
+        .target(
+            name: "CFuse",
+            cSettings: [.unsafeFlags(["-I/usr/include/fuse3"])],
+            linkerSettings: [.linkedLibrary("fuse3")]
+        ),
+        // libsodium: Argon2id and the AEAD that wraps the master key.
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium",
+                       providers: [.apt(["libsodium-dev"])]),
+        // The volume: klfs.conf, the key lifecycle, backing files and sectors.
+        .target(
+            name: "KLBlock",
+            dependencies: ["KLEngine", "CSodium"]
+        ),
+        .executableTarget(
+            name: "klfs",
+            dependencies: [
+                "KLEngine",
+                "KLBlock",
+                "CFuse",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Mounts for real through the built klfs binary.
+        .testTarget(
+            name: "klfsTests",
+            dependencies: ["klfs", "KLBlock", "KLEngine"]
+        ),
+        .testTarget(
+            name: "KLBlockTests",
+            dependencies: ["KLBlock", "KLEngine", "COpenSSL"]
+        ),
+        // Every Key Locker instruction form, for the emulator tests.
+        .target(name: "CKLInstructionForms", path: "Tests/CKLInstructionForms"),
+        .testTarget(
+            name: "KLEngineTests",
+            dependencies: ["KLEngine", "CKLKernels", "COpenSSL", "CKLInstructionForms"]
+        ),
+    ]
+)

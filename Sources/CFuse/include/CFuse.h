@@ -1,0 +1,44 @@
+#ifndef CFUSE_H
+#define CFUSE_H
+
+// The libfuse3 low-level API as klfs uses it. _FILE_OFFSET_BITS is not
+// defined here (it conflicts with the Glibc module); off_t is 64-bit on
+// x86-64 anyway.
+#define FUSE_USE_VERSION 35
+#include <fuse3/fuse_lowlevel.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+
+// fuse_log is variadic, which Swift cannot call: log one preformatted line.
+void cfuse_log(enum fuse_log_level level, const char *message);
+
+// Routes libfuse's own log lines and cfuse_log to syslog (daemon mode,
+// where stderr is /dev/null) instead of stderr.
+void cfuse_log_to_syslog(const char *identity);
+
+// fuse_session_new with the arguments as an argv array (FUSE_ARGS_INIT is
+// a macro). argv[0] is the program name; the rest are libfuse options such
+// as "-o" "ro,allow_other".
+struct fuse_session *cfuse_session_new(int argc, const char *const *argv,
+                                       const struct fuse_lowlevel_ops *ops,
+                                       void *userdata);
+
+// fuse_session_loop_mt is a macro whose target depends on FUSE_USE_VERSION.
+int cfuse_session_loop_mt(struct fuse_session *session, unsigned max_idle_threads);
+
+// renameat2(2): not exported by Swift's Glibc module.
+int cfuse_renameat2(int olddirfd, const char *oldpath, int newdirfd,
+                    const char *newpath, unsigned int flags);
+
+// Constants Swift's Glibc module does not export (they sit behind
+// _GNU_SOURCE or in macros it cannot import).
+extern const unsigned int cfuse_rename_noreplace;
+extern const unsigned int cfuse_rename_exchange;
+extern const int cfuse_o_path;
+extern const int cfuse_o_noatime;
+extern const int cfuse_at_empty_path;
+extern const long cfuse_utime_now;
+extern const long cfuse_utime_omit;
+extern const int cfuse_falloc_fl_keep_size;
+
+#endif

@@ -1,0 +1,56 @@
+// C wrappers for the parts of libfuse3 Swift cannot call directly.
+#define _GNU_SOURCE
+#include "CFuse.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <syslog.h>
+
+const unsigned int cfuse_rename_noreplace = RENAME_NOREPLACE;
+const unsigned int cfuse_rename_exchange = RENAME_EXCHANGE;
+const int cfuse_o_path = O_PATH;
+const int cfuse_o_noatime = O_NOATIME;
+const int cfuse_at_empty_path = AT_EMPTY_PATH;
+const long cfuse_utime_now = UTIME_NOW;
+const long cfuse_utime_omit = UTIME_OMIT;
+const int cfuse_falloc_fl_keep_size = FALLOC_FL_KEEP_SIZE;
+
+void cfuse_log(enum fuse_log_level level, const char *message) {
+    fuse_log(level, "%s\n", message);
+}
+
+static void log_to_syslog(enum fuse_log_level level, const char *format, va_list ap) {
+    // fuse_log_level values are syslog priorities by design.
+    vsyslog((int)level, format, ap);
+}
+
+void cfuse_log_to_syslog(const char *identity) {
+    openlog(identity, LOG_PID, LOG_DAEMON);
+    fuse_set_log_func(log_to_syslog);
+}
+
+struct fuse_session *cfuse_session_new(int argc, const char *const *argv,
+                                       const struct fuse_lowlevel_ops *ops,
+                                       void *userdata) {
+    struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+    for (int i = 0; i < argc; i++) {
+        if (fuse_opt_add_arg(&args, argv[i]) != 0) {
+            fuse_opt_free_args(&args);
+            return NULL;
+        }
+    }
+    struct fuse_session *session = fuse_session_new(&args, ops, sizeof *ops, userdata);
+    fuse_opt_free_args(&args);
+    return session;
+}
+
+int cfuse_session_loop_mt(struct fuse_session *session, unsigned max_idle_threads) {
+    struct fuse_loop_config config = { .clone_fd = 0, .max_idle_threads = max_idle_threads };
+    return fuse_session_loop_mt(session, &config);
+}
+
+int cfuse_renameat2(int olddirfd, const char *oldpath, int newdirfd,
+                    const char *newpath, unsigned int flags) {
+    return renameat2(olddirfd, oldpath, newdirfd, newpath, flags);
+}

@@ -1,0 +1,10 @@
+// Umbrella header of the C and assembly kernels behind KLEngine.
+#include "klfs_common.h"
+#include "klfs_cpu.h"
+#include "klfs_secret.h"
+#include "klfs_aes.h"
+#include "klfs_xts.h"
+#include "klfs_aesni_xts.h"
+#include "klfs_softkl.h"
+#include "klfs_keylocker.h"
+#include "klfs_emulator.h"

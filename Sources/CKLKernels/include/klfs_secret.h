@@ -1,0 +1,38 @@
+#ifndef KLFS_SECRET_H
+#define KLFS_SECRET_H
+
+#include "klfs_common.h"
+
+// Where a secret allocation lives.
+typedef enum klfs_secret_backing {
+    // memfd_secret(2): removed from the kernel's direct map, unreadable
+    // through /proc/PID/mem, never in a core dump, locked.
+    KLFS_SECRET_MEMFD_SECRET = 1,
+    // Fallback: anonymous memory with mlock, MADV_DONTDUMP, MADV_WIPEONFORK.
+    KLFS_SECRET_LOCKED_ANONYMOUS = 2,
+} klfs_secret_backing;
+
+// Zeroed, page-aligned memory for `size` bytes (rounded up to pages). Tries
+// memfd_secret first unless `allow_memfd_secret` is false. Returns NULL and
+// sets errno when neither backing can be had.
+void *klfs_secret_alloc(size_t size, bool allow_memfd_secret, klfs_secret_backing *backing);
+
+// Wipes and unmaps memory from klfs_secret_alloc.
+void klfs_secret_free(void *memory, size_t size);
+
+// Wipes memory in a way the compiler may not elide, then the vector
+// registers, which may still hold what the memory held.
+void klfs_wipe(void *memory, size_t size);
+
+// Zeroes every SIMD register (xmm/ymm/zmm 0-31 as the CPU has them), so
+// that no key outlives its function in a register and reaches a signal
+// frame on the stack.
+void klfs_clear_vector_registers(void);
+
+// Fills `buffer` from getrandom(2). Returns 0, or -errno.
+int klfs_random_bytes(void *buffer, size_t size);
+
+// Whether this kernel grants memfd_secret(2) to this process.
+bool klfs_memfd_secret_available(void);
+
+#endif

@@ -1,0 +1,76 @@
+#ifndef KLFS_SOFTKL_H
+#define KLFS_SOFTKL_H
+
+#include "klfs_aes.h"
+
+// The software Key Locker: the same handle format and semantics as the
+// hardware, with the wrapping key (IWKey) in process memory that the caller
+// places in secret memory. docs/KEYLOCKER-SOFT.md specifies the wrap.
+
+// IWKey: 128-bit integrity key and 256-bit encryption key, as in the SDM.
+typedef struct klfs_iwkey {
+    uint8_t integrity_key[16];
+    uint8_t encryption_key[32];
+} klfs_iwkey;
+
+#define KLFS_HANDLE128_SIZE 48 // AAD 16, tag 16, ciphertext 16
+#define KLFS_HANDLE256_SIZE 64 // AAD 16, tag 16, ciphertext 32
+
+// Handle restriction bits (ENCODEKEY source operand, AAD bits 2:0).
+enum {
+    KLFS_KL_RESTRICT_CPL0_ONLY = 1u << 0,
+    KLFS_KL_RESTRICT_NO_ENCRYPT = 1u << 1,
+    KLFS_KL_RESTRICT_NO_DECRYPT = 1u << 2,
+};
+
+// Key type, AAD bits 27:24.
+enum {
+    KLFS_KL_KEYTYPE_AES128 = 0,
+    KLFS_KL_KEYTYPE_AES256 = 1,
+};
+
+// Fills an IWKey from getrandom. Returns 0 or -errno.
+int klfs_iwkey_generate(klfs_iwkey *iwkey);
+
+// ENCODEKEY128/256. `key_bits` is 128 or 256; `restrictions` must fit in
+// bits 2:0 (else KLFS_EINVAL, where the hardware raises #GP). Writes a
+// KLFS_HANDLE128_SIZE or KLFS_HANDLE256_SIZE handle. Deterministic.
+int klfs_softkl_encode_key(const klfs_iwkey *iwkey, uint32_t restrictions,
+                           const uint8_t *key, unsigned key_bits, uint8_t *handle);
+
+// What an AES*KL instruction does before it touches data: checks the handle
+// format (key type matches key_bits, reserved AAD bits zero), restrictions
+// (CPL0-only is always refused: we run at CPL3; no-encrypt on encrypt,
+// no-decrypt on decrypt) and the tag. On success expands the unwrapped key
+// into `schedule` (an encryption schedule for KLFS_ENCRYPT, a decryption one
+// for KLFS_DECRYPT), wipes the raw key and returns KLFS_OK. Otherwise zeroes
+// `schedule` and returns KLFS_EHANDLE. The caller wipes `schedule`.
+int klfs_softkl_load_key(const klfs_iwkey *iwkey, const uint8_t *handle,
+                         unsigned key_bits, klfs_direction use,
+                         klfs_aes_key *schedule);
+
+// XTS through two 256-bit handles: unwraps both once for this call, runs the
+// VAES/AES-NI XTS kernel, wipes every round key before returning. The tweak
+// handle is only ever used to encrypt. Same contract as klfs_xts_crypt.
+int klfs_softkl_xts_crypt(const klfs_iwkey *iwkey, const uint8_t data_handle[64],
+                          const uint8_t tweak_handle[64], klfs_direction direction,
+                          const uint8_t *in, uint8_t *out, size_t unit_size,
+                          size_t units, const uint8_t first_unit[16]);
+
+// The wrap primitive: RFC 8452 AES-256-GCM-SIV from the record keys on
+// (the caller supplies the message-authentication key, the POLYVAL key, and
+// the AES-256 message-encryption key; no per-nonce derivation). Seal writes
+// `size` ciphertext bytes and the 16-byte tag. Open returns KLFS_OK, or
+// KLFS_EHANDLE with `plaintext` zeroed when the tag does not verify (the
+// comparison takes the same time wherever the tags differ). in == out is
+// allowed.
+void klfs_gcm_siv_seal(const uint8_t auth_key[16], const uint8_t enc_key[32],
+                       const uint8_t nonce[12], const uint8_t *aad, size_t aad_size,
+                       const uint8_t *plaintext, size_t size, uint8_t *ciphertext,
+                       uint8_t tag[16]);
+int klfs_gcm_siv_open(const uint8_t auth_key[16], const uint8_t enc_key[32],
+                      const uint8_t nonce[12], const uint8_t *aad, size_t aad_size,
+                      const uint8_t *ciphertext, size_t size, const uint8_t tag[16],
+                      uint8_t *plaintext);
+
+#endif

@@ -1,0 +1,31 @@
+#ifndef KLFS_XTS_H
+#define KLFS_XTS_H
+
+#include "klfs_common.h"
+
+// The two operations an engine supplies; the XTS driver (xts.c) does the
+// rest: data unit numbering, tweak doubling and ciphertext stealing.
+typedef struct klfs_xts_cipher {
+    const void *context;
+    // Encrypts `block` in place with the tweak key (T = E_K2(i)).
+    int (*encrypt_tweak)(const void *context, uint8_t block[16]);
+    // XTS over `blocks` whole blocks with the data key, first tweak `tweak`;
+    // on return `tweak` holds the tweak of the block after the last one.
+    int (*crypt_blocks)(const void *context, klfs_direction direction,
+                        const uint8_t *in, uint8_t *out, size_t blocks,
+                        uint8_t tweak[16]);
+} klfs_xts_cipher;
+
+// IEEE 1619 XTS over `units` consecutive data units of `unit_size` bytes
+// (at least 16; a partial last block uses ciphertext stealing). Unit k uses
+// the data unit sequence number first_unit + k, a 128-bit little-endian value
+// (wrapping modulo 2^128). in == out is allowed; other overlap is not.
+// Returns KLFS_OK, KLFS_EINVAL or the first failure of the cipher.
+int klfs_xts_crypt(const klfs_xts_cipher *cipher, klfs_direction direction,
+                   const uint8_t *in, uint8_t *out, size_t unit_size,
+                   size_t units, const uint8_t first_unit[16]);
+
+// Multiplies a tweak by x in GF(2^128) (IEEE 1619 little-endian convention).
+void klfs_xts_double_tweak(uint8_t tweak[16]);
+
+#endif

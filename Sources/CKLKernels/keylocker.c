@@ -1,0 +1,40 @@
+// XTS through real Key Locker handles: the generic XTS driver (xts.c) with
+// the two operations of keylocker_x86_64.S. No key material exists here;
+// the handles are opaque without the CPU's IWKey.
+#include "klfs_keylocker.h"
+
+#include "klfs_xts.h"
+
+#include <string.h>
+
+// The klfs_xts_cipher context. keylocker_x86_64.S reads `data` at offset 0.
+typedef struct xts_handles {
+    const uint8_t *data;
+    const uint8_t *tweak;
+} xts_handles;
+
+// The bulk loop in keylocker_x86_64.S, a klfs_xts_cipher.crypt_blocks over
+// an xts_handles context.
+int klfs_kl_xts_crypt_blocks(const void *handles, klfs_direction direction,
+                             const uint8_t *in, uint8_t *out, size_t blocks,
+                             uint8_t tweak[16]);
+
+static int encrypt_tweak(const void *context, uint8_t block[16]) {
+    const xts_handles *handles = context;
+    return klfs_kl_aesenc256kl(handles->tweak, block);
+}
+
+int klfs_kl_xts_crypt(const uint8_t data_handle[64], const uint8_t tweak_handle[64],
+                      klfs_direction direction, const uint8_t *in, uint8_t *out,
+                      size_t unit_size, size_t units, const uint8_t first_unit[16]) {
+    const xts_handles handles = {data_handle, tweak_handle};
+    const klfs_xts_cipher cipher = {
+        .context = &handles,
+        .encrypt_tweak = encrypt_tweak,
+        .crypt_blocks = klfs_kl_xts_crypt_blocks,
+    };
+    int status = klfs_xts_crypt(&cipher, direction, in, out, unit_size, units, first_unit);
+    // A refused handle may strike mid-buffer: leave no partial result behind.
+    if (status == KLFS_EHANDLE) memset(out, 0, unit_size * units);
+    return status;
+}

@@ -1,0 +1,115 @@
+// The software Key Locker: ENCODEKEY and the handle checks of the AES*KL
+// instructions, with the wrap of docs/KEYLOCKER-SOFT.md.
+#include "klfs_softkl.h"
+#include "klfs_aesni_xts.h"
+#include "klfs_secret.h"
+
+#include <string.h>
+
+enum {
+    HANDLE_AAD_OFFSET = 0,
+    HANDLE_TAG_OFFSET = 16,
+    HANDLE_CIPHERTEXT_OFFSET = 32,
+    AAD_SIZE = 16,
+    RESTRICTION_BITS = 0x7,
+    KEY_TYPE_SHIFT = 24,
+    KEY_TYPE_BITS = 0xF,
+};
+
+// The wrap is deterministic (ENCODEKEY is a pure function of IWKey, key and
+// restrictions), so the GCM-SIV nonce is fixed at zero.
+static const uint8_t wrap_nonce[12];
+
+static bool key_type_of(unsigned key_bits, uint32_t *key_type) {
+    if (key_bits == 128) *key_type = KLFS_KL_KEYTYPE_AES128;
+    else if (key_bits == 256) *key_type = KLFS_KL_KEYTYPE_AES256;
+    else return false;
+    return true;
+}
+
+// KeyMetadata as a 128-bit little-endian value: restrictions in bits 2:0,
+// key type in bits 27:24, every other bit zero.
+static void build_aad(uint32_t restrictions, uint32_t key_type, uint8_t aad[AAD_SIZE]) {
+    memset(aad, 0, AAD_SIZE);
+    uint32_t metadata = restrictions | key_type << KEY_TYPE_SHIFT;
+    for (unsigned i = 0; i < 4; i++) aad[i] = (uint8_t)(metadata >> (8 * i));
+}
+
+int klfs_iwkey_generate(klfs_iwkey *iwkey) {
+    int status = klfs_random_bytes(iwkey->integrity_key, sizeof iwkey->integrity_key);
+    if (status == 0)
+        status = klfs_random_bytes(iwkey->encryption_key, sizeof iwkey->encryption_key);
+    if (status != 0) klfs_wipe(iwkey, sizeof *iwkey);
+    return status;
+}
+
+int klfs_softkl_encode_key(const klfs_iwkey *iwkey, uint32_t restrictions,
+                           const uint8_t *key, unsigned key_bits, uint8_t *handle) {
+    uint32_t key_type;
+    if (restrictions > RESTRICTION_BITS || !key_type_of(key_bits, &key_type))
+        return KLFS_EINVAL;
+    build_aad(restrictions, key_type, handle + HANDLE_AAD_OFFSET);
+    klfs_gcm_siv_seal(iwkey->integrity_key, iwkey->encryption_key, wrap_nonce,
+                      handle + HANDLE_AAD_OFFSET, AAD_SIZE, key, key_bits / 8,
+                      handle + HANDLE_CIPHERTEXT_OFFSET, handle + HANDLE_TAG_OFFSET);
+    return KLFS_OK;
+}
+
+// The IllegalHandle test of the SDM's AES*KL pseudocode, before any
+// cryptography: key type, reserved bits, then the restrictions.
+static bool handle_is_legal(const uint8_t aad[AAD_SIZE], unsigned key_bits,
+                            klfs_direction use) {
+    uint32_t expected_type;
+    if (!key_type_of(key_bits, &expected_type)) return false;
+    uint32_t metadata = 0;
+    for (unsigned i = 0; i < 4; i++) metadata |= (uint32_t)aad[i] << (8 * i);
+    uint8_t upper = 0;
+    for (unsigned i = 4; i < AAD_SIZE; i++) upper |= aad[i];
+
+    uint32_t key_type = (metadata >> KEY_TYPE_SHIFT) & KEY_TYPE_BITS;
+    uint32_t reserved = metadata & ~(RESTRICTION_BITS | KEY_TYPE_BITS << KEY_TYPE_SHIFT);
+    if (key_type != expected_type || reserved != 0 || upper != 0) return false;
+    // We run at CPL3, so a CPL0-only handle is always refused.
+    if (metadata & KLFS_KL_RESTRICT_CPL0_ONLY) return false;
+    uint32_t forbidding = use == KLFS_ENCRYPT ? KLFS_KL_RESTRICT_NO_ENCRYPT
+                                              : KLFS_KL_RESTRICT_NO_DECRYPT;
+    return (metadata & forbidding) == 0;
+}
+
+int klfs_softkl_load_key(const klfs_iwkey *iwkey, const uint8_t *handle,
+                         unsigned key_bits, klfs_direction use,
+                         klfs_aes_key *schedule) {
+    uint8_t raw_key[32];
+    int status = KLFS_EHANDLE;
+    if (handle_is_legal(handle + HANDLE_AAD_OFFSET, key_bits, use))
+        status = klfs_gcm_siv_open(iwkey->integrity_key, iwkey->encryption_key, wrap_nonce,
+                                   handle + HANDLE_AAD_OFFSET, AAD_SIZE,
+                                   handle + HANDLE_CIPHERTEXT_OFFSET, key_bits / 8,
+                                   handle + HANDLE_TAG_OFFSET, raw_key);
+    if (status == KLFS_OK)
+        klfs_aes_expand_key(raw_key, key_bits, use == KLFS_ENCRYPT ? schedule : NULL,
+                            use == KLFS_DECRYPT ? schedule : NULL);
+    else
+        klfs_wipe(schedule, sizeof *schedule);
+    klfs_wipe(raw_key, sizeof raw_key); // the unwrapped key dies here
+    return status;
+}
+
+int klfs_softkl_xts_crypt(const klfs_iwkey *iwkey, const uint8_t data_handle[64],
+                          const uint8_t tweak_handle[64], klfs_direction direction,
+                          const uint8_t *in, uint8_t *out, size_t unit_size,
+                          size_t units, const uint8_t first_unit[16]) {
+    // Zeroed so the schedule this direction does not need holds no garbage.
+    klfs_aesni_xts_key keys = {0};
+    klfs_aes_key *data_schedule =
+        direction == KLFS_ENCRYPT ? &keys.data_encrypt : &keys.data_decrypt;
+    // XTS only ever encrypts the tweak, in both directions.
+    int status = klfs_softkl_load_key(iwkey, data_handle, 256, direction, data_schedule);
+    if (status == KLFS_OK)
+        status = klfs_softkl_load_key(iwkey, tweak_handle, 256, KLFS_ENCRYPT,
+                                      &keys.tweak_encrypt);
+    if (status == KLFS_OK)
+        status = klfs_aesni_xts_crypt(&keys, direction, in, out, unit_size, units, first_unit);
+    klfs_wipe(&keys, sizeof keys); // every round key of this call dies here
+    return status;
+}

@@ -1,0 +1,57 @@
+/// The contents of klfs.conf: everything needed to unlock a volume, and
+/// nothing secret (the master key is only present AEAD-wrapped).
+/// docs/CONFIG.md describes each field.
+public struct VolumeConfig: Sendable, Equatable {
+    public static let currentVersion = 1
+    public static let fileName = "klfs.conf"
+    /// Feature flags this build understands. Version 1 defines none; a
+    /// later format change that older builds must not misread adds one.
+    public static let knownFeatureFlags: Set<String> = []
+
+    public let version: Int
+    public internal(set) var kdf: PasswordKDF
+    public internal(set) var masterKey: WrappedMasterKey
+    public let sectorSize: SectorSize
+    public let featureFlags: [String]
+
+    /// The flags this build does not understand, in file order.
+    public var unknownFeatureFlags: [String] {
+        featureFlags.filter { !Self.knownFeatureFlags.contains($0) }
+    }
+
+    /// What must hold before a passphrase or master key is tried: flags
+    /// known and KDF parameters within the floor and the cap. (The version
+    /// is checked while parsing: other versions may not even parse.)
+    func checkUnlockable() throws(VolumeError) {
+        let unknown = unknownFeatureFlags
+        guard unknown.isEmpty else { throw .unknownFeatureFlags(unknown) }
+        try kdf.cost.check()
+    }
+}
+
+/// How the passphrase becomes the key-encryption key.
+public struct PasswordKDF: Sendable, Equatable {
+    /// libsodium's crypto_pwhash_ALG_ARGON2ID13.
+    public static let algorithmName = "argon2id13"
+    public static let saltSize = 16
+
+    public let cost: Argon2idCost
+    public let salt: [UInt8]
+}
+
+/// The 512-bit XTS master key (K1 || K2) sealed under the key-encryption key.
+public struct WrappedMasterKey: Sendable, Equatable {
+    /// libsodium's crypto_aead_xchacha20poly1305_ietf.
+    public static let algorithmName = "xchacha20poly1305-ietf"
+    public static let nonceSize = 24
+    public static let masterKeySize = 64
+    /// The 64-byte key and the 16-byte Poly1305 tag.
+    public static let ciphertextSize = masterKeySize + 16
+    public static let checkSize = 16
+
+    public let nonce: [UInt8]
+    public let ciphertext: [UInt8]
+    /// A keyed BLAKE2b of a constant under the master key, so that
+    /// `mount --masterkey` can tell a mistyped key from the right one.
+    public let check: [UInt8]
+}

@@ -1,0 +1,55 @@
+import CKLKernels
+import Glibc
+
+/// Why an engine call failed. Every case is a refusal: no output is produced.
+public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A Key Locker handle was refused (ZF=1: tampered, made under another
+    /// IWKey, or used against its restrictions).
+    case handleRejected
+    /// The engine cannot run on this CPU or kernel; the text says why.
+    case unavailable(String)
+    /// Data units are at least 16 bytes.
+    case invalidDataUnitSize(Int)
+    /// The input is not a whole number of data units, or the output is a
+    /// different size.
+    case invalidLength(input: Int, output: Int, dataUnitSize: Int)
+    /// Neither memfd_secret nor locked memory could be had.
+    case secretMemoryUnavailable(errno: Int32)
+    /// getrandom failed.
+    case randomUnavailable(errno: Int32)
+    /// A raw key of the wrong size was handed to the engine.
+    case invalidKeySize(Int)
+    /// The emulator could not be installed (no CPUID faulting, say).
+    case emulatorUnavailable(errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .handleRejected:
+            return "Key Locker handle rejected (tampered, foreign IWKey, or restricted)"
+        case .unavailable(let why):
+            return "engine unavailable: \(why)"
+        case .invalidDataUnitSize(let size):
+            return "data unit size \(size) is below 16 bytes"
+        case .invalidLength(let input, let output, let unit):
+            return "input of \(input) bytes and output of \(output) bytes do not fit data units of \(unit) bytes"
+        case .secretMemoryUnavailable(let code):
+            return "no secret memory: \(String(cString: strerror(code)))"
+        case .randomUnavailable(let code):
+            return "getrandom failed: \(String(cString: strerror(code)))"
+        case .invalidKeySize(let size):
+            return "raw key of \(size) bytes; AES-256 needs 32"
+        case .emulatorUnavailable(let code):
+            return "cannot install the Key Locker emulator: \(String(cString: strerror(code)))"
+        }
+    }
+
+    /// Maps a kernel status (klfs_common.h) to an error, nil for KLFS_OK.
+    init?(status: Int32, input: Int = 0, output: Int = 0, dataUnitSize: Int = 0) {
+        switch status {
+        case Int32(KLFS_OK): return nil
+        case Int32(KLFS_EHANDLE): self = .handleRejected
+        case Int32(KLFS_EUNSUPPORTED): self = .unavailable("the CPU lacks an instruction this kernel needs")
+        default: self = .invalidLength(input: input, output: output, dataUnitSize: dataUnitSize)
+        }
+    }
+}

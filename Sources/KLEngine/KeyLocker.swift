@@ -1,0 +1,81 @@
+import CKLKernels
+
+/// Restrictions a Key Locker handle carries (the ENCODEKEY source operand,
+/// AAD bits 2:0). The hardware and the software model enforce them alike.
+public struct HandleRestrictions: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let cpl0Only = HandleRestrictions(rawValue: UInt32(KLFS_KL_RESTRICT_CPL0_ONLY))
+    public static let noEncrypt = HandleRestrictions(rawValue: UInt32(KLFS_KL_RESTRICT_NO_ENCRYPT))
+    public static let noDecrypt = HandleRestrictions(rawValue: UInt32(KLFS_KL_RESTRICT_NO_DECRYPT))
+}
+
+/// A 512-bit handle for one AES-256 key: 16 bytes AAD, 16 bytes integrity
+/// tag, 32 bytes wrapped key. Useless without the IWKey that made it.
+public struct KeyLockerHandle: Sendable, Equatable {
+    public static let size = Int(KLFS_HANDLE256_SIZE)
+    public var bytes: [UInt8]
+
+    public init(bytes: [UInt8]) {
+        precondition(bytes.count == Self.size, "an AES-256 handle is 64 bytes")
+        self.bytes = bytes
+    }
+}
+
+/// A Key Locker: the CPU's, or the software model with the same semantics.
+/// The two Key Locker engines differ only in this.
+public protocol KeyLocker: XTSEngine {
+    /// ENCODEKEY256. Wipes `key` before returning.
+    func wrap(_ key: SecretBytes, restrictions: HandleRestrictions) throws(EngineError) -> KeyLockerHandle
+
+    /// Restrictions put on the tweak handle: no-decrypt where supported,
+    /// since XTS only ever encrypts the tweak.
+    var tweakRestrictions: HandleRestrictions { get }
+
+    /// One call into the XTS kernel; returns a klfs_common.h status.
+    func xtsKernel(data: UnsafePointer<UInt8>, tweak: UnsafePointer<UInt8>, direction: klfs_direction,
+                   input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>,
+                   dataUnitSize: Int, units: Int, firstDataUnit: UnsafePointer<UInt8>) -> Int32
+}
+
+extension KeyLocker {
+    public func makeKey(dataKey: SecretBytes, tweakKey: SecretBytes) throws(EngineError) -> any XTSKey {
+        defer {
+            // Both raw keys die here, whatever happened above.
+            dataKey.wipe()
+            tweakKey.wipe()
+        }
+        let data = try wrap(dataKey, restrictions: [])
+        let tweak = try wrap(tweakKey, restrictions: tweakRestrictions)
+        return KeyLockerXTSKey(locker: self, dataHandle: data, tweakHandle: tweak)
+    }
+
+    /// An XTS key from handles made earlier (tests build restricted ones).
+    public func xtsKey(dataHandle: KeyLockerHandle, tweakHandle: KeyLockerHandle) -> any XTSKey {
+        KeyLockerXTSKey(locker: self, dataHandle: dataHandle, tweakHandle: tweakHandle)
+    }
+}
+
+/// An XTS key held as two Key Locker handles.
+public struct KeyLockerXTSKey<Locker: KeyLocker>: XTSKey {
+    public let locker: Locker
+    public let dataHandle: KeyLockerHandle
+    public let tweakHandle: KeyLockerHandle
+
+    public var engine: EngineKind { locker.kind }
+
+    public func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
+                      into output: UnsafeMutableRawBufferPointer,
+                      dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
+        try dataHandle.bytes.withUnsafeBufferPointer { data throws(EngineError) in
+            try tweakHandle.bytes.withUnsafeBufferPointer { tweak throws(EngineError) in
+                try runKernel(input, output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit) {
+                    locker.xtsKernel(data: data.baseAddress!, tweak: tweak.baseAddress!,
+                                     direction: direction.kernelValue, input: $0, output: $1,
+                                     dataUnitSize: $2, units: $3, firstDataUnit: $4)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import CKLKernels
+
+/// The `keylocker` engine: ENCODEKEY256 wraps the keys into handles under
+/// the CPU's IWKey, and every sector goes through AESENC256KL and
+/// AESENCWIDE256KL / AESDECWIDE256KL (keylocker_x86_64.S). Under
+/// ``KeyLockerEmulator`` the same machine code runs, trapped and emulated.
+public struct KeyLockerEngine: KeyLocker {
+    public var kind: EngineKind { .keylocker }
+    public let tweakRestrictions: HandleRestrictions
+    /// True when the instructions are emulated, not executed by the CPU.
+    public let isEmulated: Bool
+
+    public init(features: CPUFeatures = .detect()) throws(EngineError) {
+        guard features.keyLocker == .ready else {
+            throw .unavailable("Key Locker is \(features.keyLocker.explanation)")
+        }
+        tweakRestrictions = features.supportsNoDecryptRestriction ? .noDecrypt : []
+        isEmulated = KeyLockerEmulator.isInstalled
+    }
+
+    public func wrap(_ key: SecretBytes, restrictions: HandleRestrictions) throws(EngineError) -> KeyLockerHandle {
+        // The raw key dies when this function returns, on every path.
+        defer { key.wipe() }
+        try requireAES256Key(key)
+        var handle = [UInt8](repeating: 0, count: KeyLockerHandle.size)
+        key.withUnsafeBytes { raw in
+            _ = klfs_kl_encodekey256(restrictions.rawValue,
+                                     raw.baseAddress!.assumingMemoryBound(to: UInt8.self), &handle)
+        }
+        return KeyLockerHandle(bytes: handle)
+    }
+
+    public func xtsKernel(data: UnsafePointer<UInt8>, tweak: UnsafePointer<UInt8>, direction: klfs_direction,
+                          input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>,
+                          dataUnitSize: Int, units: Int, firstDataUnit: UnsafePointer<UInt8>) -> Int32 {
+        klfs_kl_xts_crypt(data, tweak, direction, input, output, dataUnitSize, units, firstDataUnit)
+    }
+}

@@ -1,0 +1,49 @@
+import CKLKernels
+
+/// The `keylocker-soft` engine: a software Key Locker with the hardware's
+/// handle format and semantics. Its IWKey comes from getrandom when the
+/// engine starts and lives in secret memory (memfd_secret where the kernel
+/// grants it); handles are unwrapped once per call and the round keys wiped
+/// before the call returns. docs/KEYLOCKER-SOFT.md specifies the wrap.
+public final class SoftKeyLockerEngine: KeyLocker, @unchecked Sendable {
+    public var kind: EngineKind { .keylockerSoft }
+    public var tweakRestrictions: HandleRestrictions { .noDecrypt }
+    /// Where the IWKey lives.
+    public var iwkeyBacking: SecretBacking { iwkey.backing }
+
+    // The IWKey (a klfs_iwkey) dies with this engine (SecretBytes.deinit).
+    private let iwkey: SecretBytes
+
+    public init(features: CPUFeatures = .detect(), preferMemfdSecret: Bool = true) throws(EngineError) {
+        guard features.raw.aesni, features.raw.pclmulqdq else {
+            throw .unavailable("the software Key Locker needs AES-NI and PCLMULQDQ")
+        }
+        iwkey = try SecretBytes(count: MemoryLayout<klfs_iwkey>.size, preferMemfdSecret: preferMemfdSecret)
+        let status = klfs_iwkey_generate(iwkeyPointer)
+        guard status == 0 else { throw .randomUnavailable(errno: -status) }
+    }
+
+    private var iwkeyPointer: UnsafeMutablePointer<klfs_iwkey> {
+        iwkey.withUnsafeMutableBytes { $0.baseAddress!.assumingMemoryBound(to: klfs_iwkey.self) }
+    }
+
+    public func wrap(_ key: SecretBytes, restrictions: HandleRestrictions) throws(EngineError) -> KeyLockerHandle {
+        // The raw key dies when this function returns, on every path.
+        defer { key.wipe() }
+        try requireAES256Key(key)
+        var handle = [UInt8](repeating: 0, count: KeyLockerHandle.size)
+        let status = key.withUnsafeBytes { raw in
+            klfs_softkl_encode_key(iwkeyPointer, restrictions.rawValue,
+                                   raw.baseAddress!.assumingMemoryBound(to: UInt8.self), 256, &handle)
+        }
+        if let error = EngineError(status: status) { throw error }
+        return KeyLockerHandle(bytes: handle)
+    }
+
+    public func xtsKernel(data: UnsafePointer<UInt8>, tweak: UnsafePointer<UInt8>, direction: klfs_direction,
+                          input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>,
+                          dataUnitSize: Int, units: Int, firstDataUnit: UnsafePointer<UInt8>) -> Int32 {
+        klfs_softkl_xts_crypt(iwkeyPointer, data, tweak, direction, input, output,
+                              dataUnitSize, units, firstDataUnit)
+    }
+}

@@ -1,0 +1,95 @@
+import CKLKernels
+
+/// The three engines. All produce identical ciphertext, so a volume written
+/// by one is readable by the others.
+public enum EngineKind: String, CaseIterable, Sendable, Codable {
+    /// Real Key Locker instructions (or the emulator running them).
+    case keylocker
+    /// The software Key Locker: same handles, IWKey in secret memory.
+    case keylockerSoft = "keylocker-soft"
+    /// Plain AES-NI / VAES with the key schedule in locked memory.
+    case aesni
+}
+
+public enum CryptDirection: Sendable {
+    case encrypt, decrypt
+
+    var kernelValue: klfs_direction { self == .encrypt ? KLFS_ENCRYPT : KLFS_DECRYPT }
+}
+
+/// An engine turns raw XTS keys into an ``XTSKey`` that holds them in the
+/// engine's protected form (Key Locker handles or a locked key schedule).
+public protocol XTSEngine: Sendable {
+    var kind: EngineKind { get }
+
+    /// Wraps the data key K1 and the tweak key K2 (32 bytes each) and wipes
+    /// both buffers before returning, on success and on failure alike: the
+    /// caller never keeps a copy.
+    func makeKey(dataKey: SecretBytes, tweakKey: SecretBytes) throws(EngineError) -> any XTSKey
+}
+
+/// A wrapped XTS key: encrypts and decrypts runs of data units.
+public protocol XTSKey: Sendable {
+    var engine: EngineKind { get }
+
+    /// AES-256-XTS over `input.count / dataUnitSize` consecutive data units;
+    /// unit k uses the data unit sequence number `firstDataUnit + k`
+    /// (modulo 2^128). A data unit is at least 16 bytes; a partial final
+    /// block uses ciphertext stealing. `input` and `output` have the same
+    /// size and are either the same memory (in place) or disjoint.
+    func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
+               into output: UnsafeMutableRawBufferPointer,
+               dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError)
+}
+
+extension XTSKey {
+    public func encrypt(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
+                        dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
+        try crypt(.encrypt, input, into: output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit)
+    }
+
+    public func decrypt(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
+                        dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
+        try crypt(.decrypt, input, into: output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit)
+    }
+
+    /// In place.
+    public func crypt(_ direction: CryptDirection, _ buffer: UnsafeMutableRawBufferPointer,
+                      dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
+        try crypt(direction, UnsafeRawBufferPointer(buffer), into: buffer,
+                  dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit)
+    }
+}
+
+/// The checks every engine makes before handing buffers to a kernel, and
+/// the call itself: `kernel` gets (in, out, unit size, unit count, first
+/// unit as 16 little-endian bytes) and returns a klfs_common.h status.
+func runKernel(
+    _ input: UnsafeRawBufferPointer, _ output: UnsafeMutableRawBufferPointer,
+    dataUnitSize: Int, firstDataUnit: UInt128,
+    _ kernel: (UnsafePointer<UInt8>, UnsafeMutablePointer<UInt8>, Int, Int, UnsafePointer<UInt8>) -> Int32
+) throws(EngineError) {
+    guard dataUnitSize >= 16 else { throw .invalidDataUnitSize(dataUnitSize) }
+    guard input.count == output.count, input.count % dataUnitSize == 0 else {
+        throw .invalidLength(input: input.count, output: output.count, dataUnitSize: dataUnitSize)
+    }
+    guard input.count > 0, let src = input.baseAddress, let dst = output.baseAddress else { return }
+    var unit = firstDataUnit.littleEndian
+    let status = withUnsafeBytes(of: &unit) { unitBytes in
+        kernel(src.assumingMemoryBound(to: UInt8.self), dst.assumingMemoryBound(to: UInt8.self),
+               dataUnitSize, input.count / dataUnitSize,
+               unitBytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+    }
+    if let error = EngineError(status: status, input: input.count, output: output.count,
+                               dataUnitSize: dataUnitSize) {
+        throw error
+    }
+}
+
+/// Checks that a raw key is one AES-256 key.
+func requireAES256Key(_ key: SecretBytes) throws(EngineError) {
+    guard key.count == 32 else {
+        key.wipe()
+        throw .invalidKeySize(key.count)
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import KLEngine
+import Testing
+
+/// The folder ../shared/test-vectors beside the package, or
+/// $KLFS_TEST_VECTORS.
+let testVectorsDirectory: URL = {
+    if let path = ProcessInfo.processInfo.environment["KLFS_TEST_VECTORS"] {
+        return URL(fileURLWithPath: path)
+    }
+    return URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("shared/test-vectors")
+}()
+
+func bytes(hex: String) -> [UInt8] {
+    var result: [UInt8] = []
+    result.reserveCapacity(hex.count / 2)
+    var index = hex.startIndex
+    while index < hex.endIndex {
+        let next = hex.index(index, offsetBy: 2)
+        result.append(UInt8(hex[index..<next], radix: 16)!)
+        index = next
+    }
+    return result
+}
+
+func randomBytes<R: RandomNumberGenerator>(_ count: Int, using generator: inout R) -> [UInt8] {
+    (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+}
+
+/// A small seeded generator, so a failure can be replayed.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Every engine, the keylocker one running under the emulator. Call on the
+/// thread that uses the result: CPUID faulting is per thread.
+func allEngines() throws -> [any XTSEngine] {
+    try KeyLockerEmulator.install()
+    let features = CPUFeatures.detect()
+    return [try KeyLockerEngine(features: features), try SoftKeyLockerEngine(features: features),
+            try AESNIEngine(features: features)]
+}
+
+/// A wrapped key from raw test bytes (K1 || K2, 64 bytes).
+func makeKey(_ engine: any XTSEngine, _ key: [UInt8]) throws -> any XTSKey {
+    precondition(key.count == 64)
+    return try key.withUnsafeBytes { raw in
+        try engine.makeKey(dataKey: SecretBytes(copying: UnsafeRawBufferPointer(rebasing: raw[0..<32])),
+                           tweakKey: SecretBytes(copying: UnsafeRawBufferPointer(rebasing: raw[32..<64])))
+    }
+}
+
+extension XTSKey {
+    func crypt(_ direction: CryptDirection, _ input: [UInt8], dataUnitSize: Int,
+               firstDataUnit: UInt128) throws -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: input.count)
+        try input.withUnsafeBytes { source in
+            try output.withUnsafeMutableBytes { destination in
+                try crypt(direction, source, into: destination, dataUnitSize: dataUnitSize,
+                          firstDataUnit: firstDataUnit)
+            }
+        }
+        return output
+    }
+}
+
+func openSSLCrypt(_ direction: CryptDirection, key: [UInt8], _ input: [UInt8], dataUnitSize: Int,
+                  firstDataUnit: UInt128) -> [UInt8] {
+    var output = [UInt8](repeating: 0, count: input.count)
+    key.withUnsafeBytes { keyBytes in
+        let openSSL = OpenSSLXTS(key: keyBytes, direction: direction)
+        input.withUnsafeBytes { source in
+            output.withUnsafeMutableBytes { destination in
+                openSSL.crypt(source, into: destination, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit)
+            }
+        }
+    }
+    return output
+}
+
+func dataUnitNumber(littleEndian bytes: [UInt8]) -> UInt128 {
+    precondition(bytes.count == 16)
+    return bytes.reversed().reduce(UInt128(0)) { $0 << 8 | UInt128($1) }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+
+/// The klfs binary SwiftPM built next to this test bundle.
+let klfsBinary: URL = {
+    var directory = Bundle.main.bundleURL
+    while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("klfs").path),
+          directory.path != "/" {
+        directory.deleteLastPathComponent()
+    }
+    return directory.appendingPathComponent("klfs")
+}()
+
+struct CommandResult {
+    let status: Int32
+    let standardOutput: String
+    let standardError: String
+}
+
+/// Runs klfs with `arguments`, feeding `input` to its standard input.
+func runKLFS(_ arguments: [String], input: String = "", environment: [String: String] = [:]) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = klfsBinary
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    env["SWIFT_BACKTRACE"] = "enable=no"
+    for (name, value) in environment { env[name] = value }
+    process.environment = env
+    let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+    process.standardInput = stdin
+    process.standardOutput = stdout
+    process.standardError = stderr
+    try process.run()
+    stdin.fileHandleForWriting.write(Data(input.utf8))
+    try stdin.fileHandleForWriting.close()
+    let out = stdout.fileHandleForReading.readDataToEndOfFile()
+    let err = stderr.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandResult(status: process.terminationStatus,
+                         standardOutput: String(decoding: out, as: UTF8.self),
+                         standardError: String(decoding: err, as: UTF8.self))
+}
+
+@Suite struct CPUCommandTests {
+    @Test func cpuReportEndsWithTheAutoEngineAndWhy() throws {
+        let result = try runKLFS(["cpu"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let last = result.standardOutput.split(separator: "\n").last.map(String.init) ?? ""
+        // This test process may emulate Key Locker by now; the klfs process
+        // does not, so judge its decision by its own Key Locker line.
+        let keyLockerReady = result.standardOutput.contains("Key Locker:     present, enabled by the kernel and wide")
+        let expected = keyLockerReady ? "keylocker" : "keylocker-soft"
+        #expect(last.hasPrefix("Engine auto:    \(expected), because Key Locker is "))
+    }
+
+    @Test func emulatedCPUReportsKeyLockerAndPicksIt() throws {
+        let result = try runKLFS(["cpu", "--emulate-keylocker"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardOutput.contains("Key Locker:     present, enabled by the kernel and wide (AESKLE=1, WIDE_KL=1), emulated by klfs"))
+        #expect(result.standardOutput.contains("Engine auto:    keylocker, because Key Locker is emulated"))
+    }
+}
