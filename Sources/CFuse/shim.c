@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 
 const unsigned int cfuse_rename_noreplace = RENAME_NOREPLACE;
 const unsigned int cfuse_rename_exchange = RENAME_EXCHANGE;
@@ -53,4 +54,9 @@ int cfuse_session_loop_mt(struct fuse_session *session, unsigned max_idle_thread
 int cfuse_renameat2(int olddirfd, const char *oldpath, int newdirfd,
                     const char *newpath, unsigned int flags) {
     return renameat2(olddirfd, oldpath, newdirfd, newpath, flags);
+}
+
+void cfuse_close_inherited_descriptors(int keep) {
+    if (keep > 3) close_range(3, (unsigned)keep - 1, 0);
+    close_range((unsigned)keep + 1, ~0U, 0);
 }

@@ -201,28 +201,40 @@ static void emulate_encodekey(const klfs_kl_instruction *insn, ucontext_t *uc,
     set_flags(uc, false);
 }
 
+// What each AES*KL instruction does with its handle and registers.
+typedef struct aes_kl_shape {
+    unsigned key_bits;
+    klfs_direction direction;
+    bool wide; // XMM0-7 in place; otherwise the ModRM.reg register
+} aes_kl_shape;
+
+static const aes_kl_shape aes_kl_shapes[KLFS_KL_OPCODE_COUNT] = {
+    [KLFS_KL_AESENC128KL] = {128, KLFS_ENCRYPT, false},
+    [KLFS_KL_AESDEC128KL] = {128, KLFS_DECRYPT, false},
+    [KLFS_KL_AESENC256KL] = {256, KLFS_ENCRYPT, false},
+    [KLFS_KL_AESDEC256KL] = {256, KLFS_DECRYPT, false},
+    [KLFS_KL_AESENCWIDE128KL] = {128, KLFS_ENCRYPT, true},
+    [KLFS_KL_AESDECWIDE128KL] = {128, KLFS_DECRYPT, true},
+    [KLFS_KL_AESENCWIDE256KL] = {256, KLFS_ENCRYPT, true},
+    [KLFS_KL_AESDECWIDE256KL] = {256, KLFS_DECRYPT, true},
+};
+
 static void emulate_aes(const klfs_kl_instruction *insn, ucontext_t *uc,
                         struct _libc_xmmreg *xmm) {
-    klfs_kl_opcode op = insn->opcode;
-    bool aes256 = op == KLFS_KL_AESENC256KL || op == KLFS_KL_AESDEC256KL ||
-                  op == KLFS_KL_AESENCWIDE256KL || op == KLFS_KL_AESDECWIDE256KL;
-    bool decrypt = op == KLFS_KL_AESDEC128KL || op == KLFS_KL_AESDEC256KL ||
-                   op == KLFS_KL_AESDECWIDE128KL || op == KLFS_KL_AESDECWIDE256KL;
-    bool wide = op >= KLFS_KL_AESENCWIDE128KL;
-    // The wide forms work on XMM0-7 in place, the others on ModRM.reg.
-    struct _libc_xmmreg *blocks = wide ? xmm : xmm + insn->reg;
-    size_t block_count = wide ? 8 : 1;
+    const aes_kl_shape *shape = &aes_kl_shapes[insn->opcode];
+    struct _libc_xmmreg *blocks = shape->wide ? xmm : xmm + insn->reg;
+    size_t block_count = shape->wide ? 8 : 1;
 
     uint8_t handle[KLFS_HANDLE256_SIZE];
     memcpy(handle, (const void *)(uintptr_t)insn->address,
-           aes256 ? KLFS_HANDLE256_SIZE : KLFS_HANDLE128_SIZE);
+           shape->key_bits == 256 ? KLFS_HANDLE256_SIZE : KLFS_HANDLE128_SIZE);
     klfs_aes_key schedule;
-    int status = klfs_softkl_load_key(emulated_iwkey, handle, aes256 ? 256 : 128,
-                                      decrypt ? KLFS_DECRYPT : KLFS_ENCRYPT, &schedule);
+    int status = klfs_softkl_load_key(emulated_iwkey, handle, shape->key_bits,
+                                      shape->direction, &schedule);
     if (status == KLFS_OK) {
         uint8_t data[8 * KLFS_AES_BLOCK_SIZE];
         memcpy(data, blocks, block_count * KLFS_AES_BLOCK_SIZE);
-        if (decrypt)
+        if (shape->direction == KLFS_DECRYPT)
             klfs_aes_decrypt_blocks(&schedule, data, data, block_count);
         else
             klfs_aes_encrypt_blocks(&schedule, data, data, block_count);
@@ -256,9 +268,13 @@ static bool decode_faulting_instruction(const siginfo_t *info, const ucontext_t 
 // ---- signal plumbing -------------------------------------------------------
 
 // Hands a signal that is not ours to the action it replaced, as if the
-// emulator were not there.
+// emulator were not there: with the signal mask that action asked for
+// (sigreturn restores the interrupted one).
 static void chain(int signal_number, siginfo_t *info, void *context,
                   const struct sigaction *previous) {
+    sigset_t mask = previous->sa_mask;
+    if (!(previous->sa_flags & SA_NODEFER)) sigaddset(&mask, signal_number);
+    pthread_sigmask(SIG_BLOCK, &mask, NULL);
     if (previous->sa_flags & SA_SIGINFO) {
         previous->sa_sigaction(signal_number, info, context);
         return;
@@ -324,12 +340,16 @@ static void install_process_wide(void) {
         return;
     }
     emulated_iwkey = iwkey;
-    // SIGSEGV also reports stack overflows: the handler we chain to needs the
-    // alternate stack. SIGILL never does, and KL emulation wants the room of
-    // the thread's own stack.
-    install_status = replace_action(SIGILL, on_sigill, 0, &previous_sigill);
+    // SA_NODEFER: our handlers run with the interrupted mask, so a handler
+    // we chain to sees the mask it asked for (chain() blocks what it needs);
+    // Swift's backtracer, for one, catches its own SIGSEGVs while it reads
+    // memory and dies if SIGSEGV is blocked. SIGSEGV also reports stack
+    // overflows, so it takes the alternate stack; SIGILL never does, and KL
+    // emulation wants the room of the thread's own stack.
+    install_status = replace_action(SIGILL, on_sigill, SA_NODEFER, &previous_sigill);
     if (install_status == 0)
-        install_status = replace_action(SIGSEGV, on_sigsegv, SA_ONSTACK, &previous_sigsegv);
+        install_status = replace_action(SIGSEGV, on_sigsegv, SA_NODEFER | SA_ONSTACK,
+                                        &previous_sigsegv);
     if (install_status == 0) atomic_store(&handlers_installed, true);
 }
 

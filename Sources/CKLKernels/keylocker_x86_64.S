@@ -144,8 +144,8 @@
 //   r8       blocks left
 //   r9       tweak in/out: the first tweak on entry, the next one on exit
 //   eax      return value: KLFS_OK or KLFS_EHANDLE
-//   xmm0-7   the 8 blocks of a wide step; after the store, scratch for the
-//            tweak doubling (xmm0) and the reduction mask (xmm1)
+//   xmm0-7   the 8 blocks of a wide step; outside it, xmm0 is the scratch
+//            of the tweak doubling, xmm1 the carry mask, xmm2 the tail block
 //   xmm8-15  the tweaks of those 8 blocks, T_i in xmm(8+i); in the tail
 //            xmm8 is the tweak of the current block
 // ---------------------------------------------------------------------------

@@ -1,12 +1,16 @@
 import CKLKernels
 import Dispatch
+import Foundation
 import Glibc
 
 /// `klfs bench engine`: MB/s of each engine and of OpenSSL's AES-256-XTS,
-/// measured in one run so that ratios between them mean something.
+/// measured in one run so that ratios between them mean something. Peers
+/// take turns within each case, several rounds, and the median counts, so
+/// a noisy neighbour slows every peer alike.
 public struct EngineBenchmark: Sendable {
     public struct Configuration: Sendable {
-        public var secondsPerCase: Double = 0.5
+        public var secondsPerSample: Double = 0.3
+        public var rounds: Int = 3
         public var sectorSizes: [Int] = [512, 4096]
         public var threadCounts: [Int] = EngineBenchmark.defaultThreadCounts
         /// Bytes per engine call: a large FUSE request.
@@ -29,6 +33,7 @@ public struct EngineBenchmark: Sendable {
         public let sectorSize: Int
         public let threads: Int
         public let status: Status
+        /// Median of the rounds, 10^6 bytes per second.
         public let megabytesPerSecond: Double?
         public let note: String?
     }
@@ -36,6 +41,7 @@ public struct EngineBenchmark: Sendable {
     public struct Report: Codable, Sendable {
         public let cpu: String
         public let xtsKernel: String
+        public let rounds: Int
         public let rows: [Row]
     }
 
@@ -52,69 +58,134 @@ public struct EngineBenchmark: Sendable {
         self.features = features
     }
 
-    /// Peers in the order the table shows them.
-    static let peers = ["openssl", EngineKind.aesni.rawValue, EngineKind.keylockerSoft.rawValue,
-                        EngineKind.keylocker.rawValue]
+    /// Peers in the order the table shows them. "openssl" is libcrypto's
+    /// EVP AES-256-XTS with the IV set per sector, as a disk encryptor uses
+    /// it; "openssl-speed" is `openssl speed -evp aes-256-xts`, one IV per
+    /// buffer: OpenSSL's best case, encryption only.
+    static let peers = ["openssl", "openssl-speed", EngineKind.aesni.rawValue,
+                        EngineKind.keylockerSoft.rawValue, EngineKind.keylocker.rawValue]
 
     public func run(progress: (String) -> Void = { _ in }) throws(EngineError) -> Report {
+        var subjects: [(peer: String, subject: Subject)] = []
+        for peer in Self.peers { subjects.append((peer, try makeSubject(peer))) }
         var rows: [Row] = []
-        for peer in Self.peers {
-            let subject = try makeSubject(peer)
-            for sectorSize in configuration.sectorSizes {
-                for threads in configuration.threadCounts {
-                    for direction in [CryptDirection.encrypt, .decrypt] {
-                        progress("\(peer) \(direction) \(sectorSize)-byte sectors, \(threads) thread(s)")
-                        rows.append(measure(peer, subject, direction, sectorSize, threads))
-                    }
+        for sectorSize in configuration.sectorSizes {
+            for threads in configuration.threadCounts {
+                for direction in [CryptDirection.encrypt, .decrypt] {
+                    progress("\(direction), \(sectorSize)-byte sectors, \(threads) thread(s)")
+                    rows += measureCase(subjects, direction, sectorSize, threads)
                 }
             }
         }
-        return Report(cpu: features.brand, xtsKernel: AESNIEngine.kernelName, rows: rows)
+        let order = Dictionary(uniqueKeysWithValues: Self.peers.enumerated().map { ($1, $0) })
+        rows.sort { order[$0.engine]! < order[$1.engine]! } // stable: cases keep their order
+        return Report(cpu: features.brand, xtsKernel: AESNIEngine.kernelName,
+                      rounds: configuration.rounds, rows: rows)
     }
 
-    /// What is measured for a peer: an engine's key, OpenSSL's raw key, or
-    /// the reason it is not measured.
+    /// What is measured for a peer, or why it is not.
     enum Subject {
         case engine(any XTSKey)
         case openSSL(SecretBytes)
+        case openSSLSpeed(URL)
         case notMeasured(Row.Status, String)
     }
 
     func makeSubject(_ peer: String) throws(EngineError) -> Subject {
-        if peer == "openssl" { return .openSSL(try SecretBytes.random(count: 64)) }
-        let kind = EngineKind(rawValue: peer)!
-        let engine: any XTSEngine
-        do {
-            engine = try makeEngine(kind, features: features)
-        } catch {
-            return .notMeasured(.unavailable, error.description)
+        switch peer {
+        case "openssl":
+            return .openSSL(try SecretBytes.random(count: 64))
+        case "openssl-speed":
+            let command = URL(fileURLWithPath: "/usr/bin/openssl")
+            guard FileManager.default.isExecutableFile(atPath: command.path) else {
+                return .notMeasured(.unavailable, "no /usr/bin/openssl (apt-get install openssl)")
+            }
+            return .openSSLSpeed(command)
+        default:
+            let engine: any XTSEngine
+            do {
+                engine = try makeEngine(EngineKind(rawValue: peer)!, features: features)
+            } catch {
+                return .notMeasured(.unavailable, error.description)
+            }
+            if let keylocker = engine as? KeyLockerEngine, keylocker.isEmulated {
+                return .notMeasured(.emulated, "Key Locker instructions are emulated: no speed to report")
+            }
+            return .engine(try engine.makeKey(dataKey: .random(count: 32), tweakKey: .random(count: 32)))
         }
-        if let keylocker = engine as? KeyLockerEngine, keylocker.isEmulated {
-            return .notMeasured(.emulated, "Key Locker instructions are emulated: no speed to report")
-        }
-        return .engine(try engine.makeKey(dataKey: .random(count: 32), tweakKey: .random(count: 32)))
     }
 
-    func measure(_ peer: String, _ subject: Subject, _ direction: CryptDirection,
-                 _ sectorSize: Int, _ threads: Int) -> Row {
-        let speed: Double
-        switch subject {
-        case .notMeasured(let status, let note):
-            return Row(engine: peer, direction: "\(direction)", sectorSize: sectorSize, threads: threads,
-                       status: status, megabytesPerSecond: nil, note: note)
-        case .engine(let key):
-            speed = throughput(threads: threads) { input, output in
-                { try? key.crypt(direction, input, into: output, dataUnitSize: sectorSize, firstDataUnit: 7) }
-            }
-        case .openSSL(let key):
-            speed = throughput(threads: threads) { input, output in
-                // One context per thread, made outside the timed loop.
-                let openSSL = key.withUnsafeBytes { OpenSSLXTS(key: $0, direction: direction) }
-                return { openSSL.crypt(input, into: output, dataUnitSize: sectorSize, firstDataUnit: 7) }
+    /// Every peer on one case, in turns, `rounds` times; one row each.
+    func measureCase(_ subjects: [(peer: String, subject: Subject)], _ direction: CryptDirection,
+                     _ sectorSize: Int, _ threads: Int) -> [Row] {
+        var samples = Array(repeating: [Double](), count: subjects.count)
+        var notes = Array(repeating: (Row.Status.measured, String?.none), count: subjects.count)
+        for _ in 0..<configuration.rounds {
+            for (index, entry) in subjects.enumerated() where notes[index].0 == .measured {
+                switch sample(entry.subject, direction, sectorSize, threads) {
+                case .success(let speed): samples[index].append(speed)
+                case .failure(let reason): notes[index] = (reason.status, reason.note)
+                }
             }
         }
-        return Row(engine: peer, direction: "\(direction)", sectorSize: sectorSize, threads: threads,
-                   status: .measured, megabytesPerSecond: speed, note: nil)
+        return subjects.enumerated().map { index, entry in
+            let (status, note) = notes[index]
+            return Row(engine: entry.peer, direction: "\(direction)", sectorSize: sectorSize, threads: threads,
+                       status: status, megabytesPerSecond: status == .measured ? median(samples[index]) : nil,
+                       note: note)
+        }
+    }
+
+    struct NotMeasured: Error {
+        let status: Row.Status
+        let note: String
+    }
+
+    /// One timed run of one peer: MB/s, or why there is none.
+    func sample(_ subject: Subject, _ direction: CryptDirection, _ sectorSize: Int,
+                _ threads: Int) -> Result<Double, NotMeasured> {
+        switch subject {
+        case .notMeasured(let status, let note):
+            return .failure(NotMeasured(status: status, note: note))
+        case .engine(let key):
+            return .success(throughput(threads: threads) { input, output in
+                { try? key.crypt(direction, input, into: output, dataUnitSize: sectorSize, firstDataUnit: 7) }
+            })
+        case .openSSL(let key):
+            return .success(throughput(threads: threads) { input, output in
+                // One context per thread, made before the clock starts.
+                let openSSL = key.withUnsafeBytes { OpenSSLXTS(key: $0, direction: direction) }
+                return { openSSL.crypt(input, into: output, dataUnitSize: sectorSize, firstDataUnit: 7) }
+            })
+        case .openSSLSpeed(let command):
+            guard direction == .encrypt else {
+                return .failure(NotMeasured(status: .unavailable, note: "openssl speed measures encryption only"))
+            }
+            guard let speed = openSSLSpeed(command, sectorSize: sectorSize, threads: threads) else {
+                return .failure(NotMeasured(status: .unavailable, note: "openssl speed failed"))
+            }
+            return .success(speed)
+        }
+    }
+
+    /// MB/s from `openssl speed -evp aes-256-xts`, whose result line reads
+    /// "AES-256-XTS  5297561.60k" (thousands of bytes per second).
+    func openSSLSpeed(_ command: URL, sectorSize: Int, threads: Int) -> Double? {
+        let process = Process()
+        process.executableURL = command
+        process.arguments = ["speed", "-evp", "aes-256-xts", "-bytes", "\(sectorSize)",
+                             "-seconds", "\(max(1, Int(configuration.secondsPerSample.rounded(.up))))"]
+            + (threads > 1 ? ["-multi", "\(threads)"] : [])
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("AES-256-XTS") }),
+              let field = line.split(separator: " ").last, field.hasSuffix("k"),
+              let thousands = Double(field.dropLast()) else { return nil }
+        return thousands / 1000
     }
 
     /// Runs the operation that `prepare` builds for each thread over that
@@ -123,7 +194,7 @@ public struct EngineBenchmark: Sendable {
     func throughput(threads: Int,
                     _ prepare: @Sendable (UnsafeRawBufferPointer, UnsafeMutableRawBufferPointer) -> () -> Void) -> Double {
         let size = configuration.bytesPerCall
-        let seconds = configuration.secondsPerCase
+        let seconds = configuration.secondsPerSample
         // Each thread writes its own slot only.
         nonisolated(unsafe) let rates = UnsafeMutableBufferPointer<Double>.allocate(capacity: threads)
         rates.initialize(repeating: 0)
@@ -147,6 +218,13 @@ public struct EngineBenchmark: Sendable {
         }
         return rates.reduce(0, +)
     }
+}
+
+func median(_ values: [Double]) -> Double? {
+    guard !values.isEmpty else { return nil }
+    let sorted = values.sorted()
+    let middle = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 
 func monotonicSeconds() -> Double {

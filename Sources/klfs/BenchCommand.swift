@@ -21,14 +21,18 @@ struct EngineBenchCommand: ParsableCommand {
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
-    @Option(help: "Seconds per measurement.")
-    var seconds: Double = 0.5
+    @Option(help: "Seconds per sample.")
+    var seconds: Double = 0.3
+
+    @Option(help: "Rounds per case; the median counts.")
+    var rounds: Int = 3
 
     @Option(help: "Thread counts to measure, comma-separated (default: 1 and all cores).")
     var threads: String?
 
     func validate() throws {
         guard seconds > 0 && seconds <= 60 else { throw ValidationError("--seconds must be in (0, 60]") }
+        guard (1...99).contains(rounds) else { throw ValidationError("--rounds must be 1 to 99") }
         if let threads, parsedThreads(threads) == nil {
             throw ValidationError("--threads takes positive integers separated by commas")
         }
@@ -38,7 +42,8 @@ struct EngineBenchCommand: ParsableCommand {
         try reportingFailures {
             try emulation.apply()
             var configuration = EngineBenchmark.Configuration()
-            configuration.secondsPerCase = seconds
+            configuration.secondsPerSample = seconds
+            configuration.rounds = rounds
             if let threads { configuration.threadCounts = parsedThreads(threads)! }
             let report = try EngineBenchmark(configuration: configuration).run { step in
                 if !json { printError("bench: \(step)") }

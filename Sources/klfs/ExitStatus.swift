@@ -11,38 +11,35 @@ enum ExitStatus: Int32 {
     case internalError = 1
     /// Bad command-line arguments (swift-argument-parser's EX_USAGE).
     case usage = 64
+
+    // Unlocking: 10-19.
+    case wrongPassphrase = 10
+    case configMissing = 11
+    case configCorrupt = 12
+    case unsupportedVersionOrFlag = 13
+    /// Empty passphrase, passfile or extpass failure, no terminal,
+    /// mismatched confirmation, malformed or wrong master key.
+    case passphraseUnavailable = 14
+    /// CIPHERDIR missing or unusable, klfs.conf unreadable or unwritable.
+    case cipherDirUnusable = 15
+    case cipherDirNotEmpty = 16
+    /// KDF parameters outside the floor and cap (options or klfs.conf).
+    case kdfParametersRefused = 17
+
+    // Engines: 20-29.
     /// The engine asked for cannot run on this CPU or kernel.
     case engineUnavailable = 20
     /// --emulate-keylocker could not install the emulator.
     case emulatorUnavailable = 21
-    /// The passphrase does not open klfs.conf (or klfs.conf was modified).
-    case wrongPassphrase = 10
-    /// The --masterkey given does not belong to this volume.
-    case wrongMasterKey = 11
-    /// CIPHERDIR has no klfs.conf.
-    case configMissing = 12
-    /// klfs.conf cannot be read or parsed, or its KDF parameters are out of range.
-    case configCorrupt = 13
-    /// klfs.conf has a format version or a feature flag this klfs does not know.
-    case unsupportedVolume = 14
-    /// No passphrase could be had: no terminal, unreadable --passfile,
-    /// failing --extpass, empty or too long.
-    case passphraseUnavailable = 15
-    /// The --masterkey text is unreadable or not 128 hex digits.
-    case masterKeyUnusable = 16
-    /// init: CIPHERDIR is not empty, or is not a usable directory.
-    case cipherDirUnusable = 17
-    /// MOUNTPOINT does not exist or is not a directory.
+
+    // Mounting: 30-39.
     case mountPointMissing = 30
-    /// MOUNTPOINT holds files (klfs never hides them under a mount).
     case mountPointNotEmpty = 31
-    /// Something is mounted on MOUNTPOINT already (maybe a dead klfs).
     case alreadyMounted = 32
-    /// libfuse could not mount (no /dev/fuse, no permission, bad option).
+    /// libfuse refused the mount (no /dev/fuse, permissions, options).
     case mountFailed = 33
-    /// unmount: nothing is mounted on MOUNTPOINT.
     case notMounted = 34
-    /// unmount: the kernel refused (busy: a process uses the mount).
+    /// The mount point is busy or fusermount3 failed.
     case unmountFailed = 35
 
     var code: ExitCode { ExitCode(rawValue) }
@@ -60,26 +57,6 @@ struct CommandFailure: Error, CustomStringConvertible {
         self.message = message
     }
 
-    init(_ error: VolumeError) {
-        let status: ExitStatus
-        switch error {
-        case .wrongPassphrase: status = .wrongPassphrase
-        case .wrongMasterKey: status = .wrongMasterKey
-        case .configMissing: status = .configMissing
-        case .configUnreadable, .configCorrupt, .kdfBelowFloor, .kdfAboveCap: status = .configCorrupt
-        case .unsupportedVersion, .unknownFeatureFlags: status = .unsupportedVolume
-        case .emptyPassphrase, .passphraseTooLong, .passphraseMismatch, .terminalUnavailable,
-             .passfileUnreadable, .extpassFailed: status = .passphraseUnavailable
-        case .masterKeyMalformed, .masterKeyUnreadable: status = .masterKeyUnusable
-        case .cipherDirNotEmpty, .cipherDirUnusable: status = .cipherDirUnusable
-        case .engine(let engineError):
-            self.init(engineError)
-            return
-        case .kdfFailed, .configUnwritable, .masterKeyUnwritable: status = .internalError
-        }
-        self.init(status, error.description)
-    }
-
     init(_ error: EngineError) {
         switch error {
         case .unavailable: self.init(.engineUnavailable, error.description)
@@ -87,26 +64,47 @@ struct CommandFailure: Error, CustomStringConvertible {
         default: self.init(.internalError, error.description)
         }
     }
+
+    init(_ error: VolumeError) {
+        let status: ExitStatus
+        switch error {
+        case .wrongPassphrase: status = .wrongPassphrase
+        case .configMissing: status = .configMissing
+        case .configCorrupt: status = .configCorrupt
+        case .unsupportedVersion, .unknownFeatureFlags: status = .unsupportedVersionOrFlag
+        case .kdfBelowFloor, .kdfAboveCap: status = .kdfParametersRefused
+        case .cipherDirNotEmpty: status = .cipherDirNotEmpty
+        case .cipherDirUnusable, .configUnreadable, .configUnwritable: status = .cipherDirUnusable
+        case .emptyPassphrase, .passphraseTooLong, .passphraseMismatch, .terminalUnavailable,
+             .passfileUnreadable, .extpassFailed, .masterKeyMalformed, .masterKeyUnreadable,
+             .wrongMasterKey:
+            status = .passphraseUnavailable
+        case .kdfFailed, .masterKeyUnwritable: status = .internalError
+        case .engine(let engineError):
+            self.init(engineError)
+            return
+        }
+        self.init(status, error.description)
+    }
 }
 
 extension ParsableCommand {
     /// Runs `body`, turning a failure into its message on stderr and its
     /// documented exit status.
     func reportingFailures(_ body: () throws -> Void) throws {
+        let failure: CommandFailure
         do {
             try body()
-        } catch let failure as CommandFailure {
-            printError("klfs: \(failure.message)")
-            throw failure.status.code
-        } catch let error as EngineError {
-            let failure = CommandFailure(error)
-            printError("klfs: \(failure.message)")
-            throw failure.status.code
+            return
+        } catch let error as CommandFailure {
+            failure = error
         } catch let error as VolumeError {
-            let failure = CommandFailure(error)
-            printError("klfs: \(failure.message)")
-            throw failure.status.code
+            failure = CommandFailure(error)
+        } catch let error as EngineError {
+            failure = CommandFailure(error)
         }
+        printError("klfs: \(failure.message)")
+        throw failure.status.code
     }
 }
 

@@ -30,6 +30,11 @@ int cfuse_session_loop_mt(struct fuse_session *session, unsigned max_idle_thread
 int cfuse_renameat2(int olddirfd, const char *oldpath, int newdirfd,
                     const char *newpath, unsigned int flags);
 
+// Closes every descriptor from 3 up except `keep`: a daemon must not hold
+// descriptors that its starter's caller passed down (a caller waiting for a
+// pipe or socket to close would wait for the daemon's whole life).
+void cfuse_close_inherited_descriptors(int keep);
+
 // Constants Swift's Glibc module does not export (they sit behind
 // _GNU_SOURCE or in macros it cannot import).
 extern const unsigned int cfuse_rename_noreplace;

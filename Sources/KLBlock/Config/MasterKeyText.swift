@@ -52,6 +52,12 @@ public enum MasterKeyText {
         let text = try format(key)
         // The text dies here.
         defer { text.wipe() }
+        try writeText(text, to: fd)
+    }
+
+    /// Writes text that ``format(_:)`` made (init's ``VolumeCreation``)
+    /// straight from secret memory to `fd`.
+    public static func writeText(_ text: SecretBytes, to fd: Int32) throws(VolumeError) {
         let status = text.withUnsafeBytes { POSIXIO.writeAll(fd, $0) }
         guard status == 0 else { throw .masterKeyUnwritable(errno: status) }
     }
