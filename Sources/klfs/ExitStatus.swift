@@ -42,6 +42,10 @@ enum ExitStatus: Int32 {
     /// The mount point is busy or fusermount3 failed.
     case unmountFailed = 35
 
+    // Checking: 40-49.
+    /// fsck found damage (docs/FSCK.md).
+    case problemsFound = 40
+
     var code: ExitCode { ExitCode(rawValue) }
 }
 

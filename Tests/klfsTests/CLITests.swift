@@ -60,3 +60,31 @@ func runKLFS(_ arguments: [String], input: String = "", environment: [String: St
         #expect(result.standardOutput.contains("Engine auto:    keylocker, because Key Locker is emulated"))
     }
 }
+
+@Suite struct EngineBenchCommandTests {
+    struct Report: Decodable {
+        struct Row: Decodable {
+            let engine, direction, status: String
+            let sectorSize, threads: Int
+            let megabytesPerSecond: Double?
+        }
+        let rows: [Row]
+    }
+
+    /// A tiny run: every peer appears in every case, engines are measured,
+    /// and the emulated keylocker engine is never reported as a speed.
+    @Test func jsonReportCoversEveryPeerAndNeverTimesTheEmulator() throws {
+        let result = try runKLFS(["bench", "engine", "--json", "--emulate-keylocker",
+                                  "--seconds", "0.02", "--rounds", "1", "--threads", "1"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let report = try JSONDecoder().decode(Report.self, from: Data(result.standardOutput.utf8))
+        #expect(Set(report.rows.map(\.engine)) == ["openssl", "openssl-speed", "aesni", "keylocker-soft", "keylocker"])
+        #expect(report.rows.count == 5 * 2 * 2)
+        for row in report.rows where ["openssl", "aesni", "keylocker-soft"].contains(row.engine) {
+            #expect(row.status == "measured" && (row.megabytesPerSecond ?? 0) > 0, "\(row)")
+        }
+        for row in report.rows where row.engine == "keylocker" {
+            #expect(row.status == "emulated" && row.megabytesPerSecond == nil)
+        }
+    }
+}
