@@ -6,8 +6,8 @@ struct KLFS: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "klfs",
         abstract: "An encrypted directory over FUSE whose AES-256-XTS keys live only as Intel Key Locker handles.",
-        subcommands: [InitCommand.self, PasswdCommand.self, InfoCommand.self,
-                      CPUCommand.self, BenchCommand.self],
+        subcommands: [InitCommand.self, MountCommand.self, UnmountCommand.self, PasswdCommand.self, InfoCommand.self,
+                      CPUCommand.self, BenchCommand.self]
     )
 
     static func main() {
@@ -17,6 +17,18 @@ struct KLFS: ParsableCommand {
         var unblocked = sigset_t()
         sigemptyset(&unblocked)
         pthread_sigmask(SIG_SETMASK, &unblocked, nil)
-        main(nil)
+        main(argumentsWithMountImplied(Array(CommandLine.arguments.dropFirst())))
+    }
+
+    /// mount.fuse3 runs an fstab line of type fuse.klfs as
+    /// `klfs CIPHERDIR MOUNTPOINT -o OPTIONS`: a first argument that names
+    /// an existing directory rather than a command means `mount`. A
+    /// mistyped command stays an error instead of becoming a mount.
+    static func argumentsWithMountImplied(_ arguments: [String]) -> [String] {
+        guard let first = arguments.first, !first.hasPrefix("-"),
+              !configuration.subcommands.contains(where: { $0._commandName == first }) else { return arguments }
+        var status = stat()
+        guard stat(first, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else { return arguments }
+        return ["mount"] + arguments
     }
 }

@@ -1,0 +1,129 @@
+import CFuse
+import Glibc
+
+/// lookup, forget, getattr, setattr, access, statfs.
+extension Filesystem {
+    func lookup(_ req: fuse_req_t, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>) throws(SystemError) {
+        var entry = try lookUp(name, in: try inodes.inode(parent))
+        fuse_reply_entry(req, &entry)
+    }
+
+    /// Resolves `name` in `parent` and counts one kernel lookup of the
+    /// result, as every reply carrying an entry must.
+    func lookUp(_ name: UnsafePointer<CChar>, in parent: Inode) throws(SystemError) -> fuse_entry_param {
+        if isHidden(name, in: parent) { throw SystemError(ENOENT) }
+        let fd = try checked(openat(parent.fd, name, cfuse_o_path | O_NOFOLLOW | O_CLOEXEC))
+        let st: stat
+        do throws(SystemError) {
+            st = try backingAttributes(fd)
+        } catch {
+            close(fd)
+            throw error
+        }
+        let inode = inodes.remember(fd: fd, attributes: st)
+        do throws(SystemError) {
+            return try entry(for: inode)
+        } catch {
+            inodes.forget(inode.nodeID, count: 1)
+            throw error
+        }
+    }
+
+    func entry(for inode: Inode) throws(SystemError) -> fuse_entry_param {
+        var entry = fuse_entry_param()
+        entry.ino = inode.nodeID
+        entry.attr = try attributes(of: inode)
+        entry.attr_timeout = options.attributeTimeout
+        entry.entry_timeout = options.entryTimeout
+        return entry
+    }
+
+    /// The backing file's attributes with the plaintext size in st_size
+    /// (st_blocks stays the backing file's, which is what the disk holds).
+    func attributes(of inode: Inode) throws(SystemError) -> stat {
+        var st = try backingAttributes(inode.fd)
+        if inode.isRegularFile { st.st_size = off_t(plaintextSize(of: inode)) }
+        return st
+    }
+
+    func forget(_ node: fuse_ino_t, _ count: UInt64) {
+        inodes.forget(node, count: count)
+    }
+
+    func getattr(_ req: fuse_req_t, _ node: fuse_ino_t) throws(SystemError) {
+        var st = try attributes(of: try inodes.inode(node))
+        fuse_reply_attr(req, &st, options.attributeTimeout)
+    }
+
+    func setattr(_ req: fuse_req_t, _ node: fuse_ino_t, _ wanted: stat, _ fields: Int32,
+                 _ fi: UnsafeMutablePointer<fuse_file_info>?) throws(SystemError) {
+        let inode = try inodes.inode(node)
+        if fields & FUSE_SET_ATTR_MODE != 0 {
+            try checked(chmod(procPath(inode.fd), wanted.st_mode & 0o7777))
+        }
+        if fields & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) != 0 {
+            let uid = fields & FUSE_SET_ATTR_UID != 0 ? wanted.st_uid : uid_t.max
+            let gid = fields & FUSE_SET_ATTR_GID != 0 ? wanted.st_gid : gid_t.max
+            try checked(fchownat(inode.fd, "", uid, gid, cfuse_at_empty_path | AT_SYMLINK_NOFOLLOW))
+        }
+        if fields & FUSE_SET_ATTR_SIZE != 0 {
+            guard inode.isRegularFile else { throw SystemError(inode.isDirectory ? EISDIR : EINVAL) }
+            try truncate(inode, to: UInt64(max(wanted.st_size, 0)))
+        }
+        if fields & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME) != 0 {
+            var times = [
+                timeToSet(fields, given: FUSE_SET_ATTR_ATIME, now: FUSE_SET_ATTR_ATIME_NOW, wanted.st_atim),
+                timeToSet(fields, given: FUSE_SET_ATTR_MTIME, now: FUSE_SET_ATTR_MTIME_NOW, wanted.st_mtim),
+            ]
+            try checked(utimensat(AT_FDCWD, procPath(inode.fd), &times, 0))
+        }
+        var st = try attributes(of: inode)
+        fuse_reply_attr(req, &st, options.attributeTimeout)
+    }
+
+    private func timeToSet(_ fields: Int32, given: Int32, now: Int32, _ time: timespec) -> timespec {
+        if fields & now != 0 { return timespec(tv_sec: 0, tv_nsec: cfuse_utime_now) }
+        if fields & given != 0 { return time }
+        return timespec(tv_sec: 0, tv_nsec: cfuse_utime_omit)
+    }
+
+    /// access(2) without default_permissions: the mode bits judged for the
+    /// caller (the daemon may run as root and must not lend its rights).
+    func access(_ req: fuse_req_t, _ node: fuse_ino_t, _ mask: Int32) throws(SystemError) {
+        let st = try backingAttributes(try inodes.inode(node).fd)
+        let caller = fuse_req_ctx(req)!.pointee
+        if mask != F_OK && !permits(st, mask, uid: caller.uid, gid: caller.gid, req: req) {
+            throw SystemError(EACCES)
+        }
+        fuse_reply_err(req, 0)
+    }
+
+    private func permits(_ st: stat, _ mask: Int32, uid: uid_t, gid: gid_t, req: fuse_req_t) -> Bool {
+        let mode = Int32(st.st_mode)
+        if uid == 0 {
+            // Root reads and writes anything; it executes what someone can.
+            return mask & X_OK == 0 || fileType(st.st_mode) == S_IFDIR || mode & 0o111 != 0
+        }
+        let granted: Int32
+        if uid == st.st_uid {
+            granted = (mode >> 6) & 7
+        } else if gid == st.st_gid || callerGroups(req).contains(st.st_gid) {
+            granted = (mode >> 3) & 7
+        } else {
+            granted = mode & 7
+        }
+        return mask & ~granted == 0
+    }
+
+    private func callerGroups(_ req: fuse_req_t) -> [gid_t] {
+        var groups = [gid_t](repeating: 0, count: 64)
+        let count = fuse_req_getgroups(req, Int32(groups.count), &groups)
+        return count > 0 ? Array(groups.prefix(Int(min(count, Int32(groups.count))))) : []
+    }
+
+    func statfs(_ req: fuse_req_t) throws(SystemError) {
+        var info = statvfs()
+        try checked(fstatvfs(inodes.root.fd, &info))
+        fuse_reply_statfs(req, &info)
+    }
+}

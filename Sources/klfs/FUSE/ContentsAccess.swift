@@ -1,0 +1,97 @@
+import CFuse
+import Glibc
+import KLBlock
+
+/// Opening a regular file's contents and turning ``CipherFileError``s
+/// into errnos, logging damaged backing files once each.
+extension Filesystem {
+    /// The inode's shared contents, opened for the first user. The caller
+    /// hands them back with `inode.contents.release()`.
+    func acquireContents(of inode: Inode, forWriting: Bool) throws(SystemError) -> CipherFile {
+        try inode.contents.acquire { () throws(SystemError) -> (Int32, CipherFile) in
+            let fd = try openBacking(inode, forWriting: forWriting)
+            do throws(CipherFileError) {
+                return (fd, try CipherFile.open(descriptor: fd, key: volume.key, sectorSize: volume.sectorSize))
+            } catch {
+                close(fd)
+                throw failure(error, in: inode)
+            }
+        }
+    }
+
+    /// Backing files are opened read-write whatever the request's mode,
+    /// since a partial-sector write reads the sector first; read-only when
+    /// the mount is, or when a read-only request may not have more.
+    private func openBacking(_ inode: Inode, forWriting: Bool) throws(SystemError) -> Int32 {
+        let path = procPath(inode.fd)
+        if options.readOnly { return try checked(Glibc.open(path, O_RDONLY | O_CLOEXEC)) }
+        let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
+        if fd == -1 && errno == EACCES && !forWriting {
+            return try checked(Glibc.open(path, O_RDONLY | O_CLOEXEC))
+        }
+        return try checked(fd)
+    }
+
+    /// Runs `body` on the inode's contents, opening them if no handle has.
+    func withContents<R>(of inode: Inode, forWriting: Bool,
+                         _ body: (CipherFile) throws(CipherFileError) -> R) throws(SystemError) -> R {
+        let file = try acquireContents(of: inode, forWriting: forWriting)
+        defer { inode.contents.release() }
+        do throws(CipherFileError) {
+            return try body(file)
+        } catch {
+            throw failure(error, in: inode)
+        }
+    }
+
+    /// The errno a ``CipherFileError`` answers with; damage is logged.
+    func failure(_ error: CipherFileError, in inode: Inode) -> SystemError {
+        switch error {
+        case .corrupt, .crypto: logDamaged(inode, error.description)
+        default: break
+        }
+        return SystemError(error.errno)
+    }
+
+    /// getattr's st_size: the open file's size, else the header's. A
+    /// damaged file shows as empty (and is logged) so that it can still be
+    /// listed, renamed and removed; reading it gives EIO.
+    func plaintextSize(of inode: Inode) -> Int {
+        if let size = inode.contents.sizeIfOpen { return size }
+        let fd = Glibc.open(procPath(inode.fd), O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return 0 }
+        defer { close(fd) }
+        do throws(CipherFileError) {
+            return try CipherFileHeader.read(fromDescriptor: fd)?.size ?? 0
+        } catch {
+            _ = failure(error, in: inode)
+            return 0
+        }
+    }
+
+    func truncate(_ inode: Inode, to size: UInt64) throws(SystemError) {
+        try withContents(of: inode, forWriting: true) { file throws(CipherFileError) in
+            try file.truncate(to: Int(size))
+        }
+    }
+
+    /// A new, empty klfs file at `name` in `directory`; returns its open
+    /// backing descriptor and contents (the caller owns both).
+    func createFile(_ name: UnsafePointer<CChar>, mode: mode_t, exclusive: Bool,
+                    in directory: Inode) throws(SystemError) -> (Int32, CipherFile) {
+        let flags = O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW | (exclusive ? O_EXCL : 0)
+        let fd = try checked(openat(directory.fd, name, flags, mode & 0o7777))
+        do throws(CipherFileError) {
+            return (fd, try CipherFile.create(descriptor: fd, key: volume.key, sectorSize: volume.sectorSize))
+        } catch {
+            close(fd)
+            throw SystemError(error.errno)
+        }
+    }
+
+    /// mknod with S_IFREG: a klfs file nobody has open.
+    func createEmptyFile(_ name: UnsafePointer<CChar>, mode: mode_t, in directory: Inode) throws(SystemError) {
+        let (fd, _) = try createFile(name, mode: mode, exclusive: true, in: directory)
+        close(fd)
+    }
+}

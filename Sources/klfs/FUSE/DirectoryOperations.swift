@@ -1,0 +1,109 @@
+import CFuse
+import Glibc
+
+/// opendir, readdir, readdirplus, releasedir, fsyncdir, mkdir, rmdir.
+extension Filesystem {
+    func opendir(_ req: fuse_req_t, _ node: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>) throws(SystemError) {
+        try DirectoryHandle(try inodes.inode(node)).attach(to: fi)
+        fuse_reply_open(req, fi)
+    }
+
+    func releasedir(_ req: fuse_req_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
+        DirectoryHandle.detach(from: fi)
+        fuse_reply_err(req, 0)
+    }
+
+    func fsyncdir(_ req: fuse_req_t, _ datasync: Int32, _ fi: UnsafeMutablePointer<fuse_file_info>?) throws(SystemError) {
+        let fd = dirfd(DirectoryHandle.attached(to: fi).stream)
+        try checked(datasync != 0 ? fdatasync(fd) : Glibc.fsync(fd))
+        fuse_reply_err(req, 0)
+    }
+
+    /// readdir and readdirplus: fills one reply buffer of at most `size`
+    /// bytes, starting at `offset`. readdirplus entries count a lookup
+    /// each, undone for an entry that did not fit.
+    func readdir(_ req: fuse_req_t, _ node: fuse_ino_t, _ size: Int, _ offset: off_t,
+                 _ fi: UnsafeMutablePointer<fuse_file_info>?, plus: Bool) throws(SystemError) {
+        let directory = try inodes.inode(node)
+        let handle = DirectoryHandle.attached(to: fi)
+        let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: size)
+        defer { buffer.deallocate() }
+        handle.lock.lock()
+        defer { handle.lock.unlock() }
+        if offset != handle.offset {
+            seekdir(handle.stream, Int(offset))
+            handle.offset = offset
+        }
+        var used = 0
+        while true {
+            errno = 0
+            guard let entry = Glibc.readdir(handle.stream) else {
+                if errno != 0 && used == 0 { throw SystemError.current }
+                break
+            }
+            let next = off_t(entry.pointee.d_off)
+            let added = try withUnsafePointer(to: &entry.pointee.d_name) { namePointer throws(SystemError) -> Int in
+                let name = UnsafeRawPointer(namePointer).assumingMemoryBound(to: CChar.self)
+                if isHidden(name, in: directory) { return 0 }
+                let room = size - used
+                if plus {
+                    return try addEntryPlus(req, buffer + used, room, name, entry.pointee, next, in: directory)
+                }
+                var st = stat()
+                st.st_ino = entry.pointee.d_ino
+                st.st_mode = mode_t(entry.pointee.d_type) << 12
+                let needed = fuse_add_direntry(req, buffer + used, room, name, &st, next)
+                return needed <= room ? needed : -1
+            }
+            if added < 0 {
+                // Did not fit: the next call starts with this entry.
+                seekdir(handle.stream, Int(handle.offset))
+                break
+            }
+            used += added
+            handle.offset = next
+        }
+        fuse_reply_buf(req, buffer, used)
+    }
+
+    /// One readdirplus entry, or -1 when it does not fit in `room`.
+    private func addEntryPlus(_ req: fuse_req_t, _ buffer: UnsafeMutablePointer<CChar>, _ room: Int,
+                              _ name: UnsafePointer<CChar>, _ raw: dirent, _ next: off_t,
+                              in directory: Inode) throws(SystemError) -> Int {
+        let isDot = strcmp(name, ".") == 0 || strcmp(name, "..") == 0
+        var entry = fuse_entry_param()
+        if isDot {
+            // No lookup is counted for entries whose ino is 0.
+            entry.attr.st_ino = raw.d_ino
+            entry.attr.st_mode = mode_t(raw.d_type) << 12
+        } else {
+            do {
+                entry = try lookUp(name, in: directory)
+            } catch where error.code == ENOENT {
+                return 0  // Removed since the stream read it.
+            }
+        }
+        let needed = fuse_add_direntry_plus(req, buffer, room, name, &entry, next)
+        if needed > room {
+            if !isDot { inodes.forget(entry.ino, count: 1) }
+            return -1
+        }
+        return needed
+    }
+
+    func mkdir(_ req: fuse_req_t, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>, _ mode: mode_t) throws(SystemError) {
+        let directory = try inodes.inode(parent)
+        try refuseHidden(name, in: directory)
+        try checked(Glibc.mkdirat(directory.fd, name, mode))
+        try giveToCaller(req, name, in: directory)
+        var entry = try lookUp(name, in: directory)
+        fuse_reply_entry(req, &entry)
+    }
+
+    func rmdir(_ req: fuse_req_t, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>) throws(SystemError) {
+        let directory = try inodes.inode(parent)
+        if isHidden(name, in: directory) { throw SystemError(ENOENT) }
+        try checked(unlinkat(directory.fd, name, AT_REMOVEDIR))
+        fuse_reply_err(req, 0)
+    }
+}

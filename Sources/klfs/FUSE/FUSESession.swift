@@ -1,0 +1,63 @@
+import CFuse
+import Glibc
+
+/// A libfuse session serving one ``Filesystem`` on one mount point.
+final class FUSESession {
+    private let session: OpaquePointer
+    private let filesystem: Unmanaged<Filesystem>
+    private var mounted = false
+    private var signalsInstalled = false
+
+    /// `options` is the libfuse `-o` string (``MountOptionList/libfuseOptions(cipherDir:)``).
+    init(filesystem: Filesystem, options: String) throws(CommandFailure) {
+        var ops = makeOperationTable()
+        let retained = Unmanaged.passRetained(filesystem)
+        let arguments = ["klfs", "-o", options]
+        let session = withCStrings(arguments) { argv in
+            cfuse_session_new(Int32(arguments.count), argv, &ops, retained.toOpaque())
+        }
+        guard let session else {
+            retained.release()
+            throw CommandFailure(.mountFailed, "libfuse refused the mount options '\(options)'")
+        }
+        self.session = session
+        self.filesystem = retained
+    }
+
+    /// SIGINT, SIGTERM and SIGHUP end the session loop, which then unmounts
+    /// (KLFS.main unblocked every signal at start).
+    func installSignalHandlers() throws(CommandFailure) {
+        guard fuse_set_signal_handlers(session) == 0 else {
+            throw CommandFailure(.mountFailed, "cannot install signal handlers")
+        }
+        signalsInstalled = true
+    }
+
+    func mount(at mountPoint: String) throws(CommandFailure) {
+        guard fuse_session_mount(session, mountPoint) == 0 else {
+            throw CommandFailure(.mountFailed, "cannot mount on \(mountPoint) (see the libfuse message above)")
+        }
+        mounted = true
+    }
+
+    /// Serves requests on libfuse's worker threads until unmounted or
+    /// signalled; returns libfuse's status (0, or a negative errno).
+    func run(maxIdleThreads: UInt32) -> Int32 {
+        cfuse_session_loop_mt(session, maxIdleThreads)
+    }
+
+    deinit {
+        if signalsInstalled { fuse_remove_signal_handlers(session) }
+        if mounted { fuse_session_unmount(session) }
+        fuse_session_destroy(session)
+        filesystem.release()
+    }
+}
+
+/// Calls `body` with a NULL-terminated C array of `strings`.
+private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let copies = strings.map { strdup($0) }
+    defer { copies.forEach { free($0) } }
+    let pointers = copies.map { UnsafePointer($0) } + [nil]
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

@@ -1,0 +1,151 @@
+import CFuse
+import Glibc
+import KLBlock
+
+/// create, open, read, write, flush, release, fsync, fallocate.
+extension Filesystem {
+    /// create makes the backing file exclusively, so that it never writes
+    /// a fresh header over an existing file; a create without O_EXCL that
+    /// finds a file opens it instead.
+    func create(_ req: fuse_req_t, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>, _ mode: mode_t,
+                _ fi: UnsafeMutablePointer<fuse_file_info>) throws(SystemError) {
+        let directory = try inodes.inode(parent)
+        try refuseHidden(name, in: directory)
+        if options.readOnly { throw SystemError(EROFS) }
+        let created: (fd: Int32, file: CipherFile)
+        do {
+            created = try createFile(name, mode: mode, exclusive: true, in: directory)
+        } catch where error.code == EEXIST && fi.pointee.flags & O_EXCL == 0 {
+            var entry = try lookUp(name, in: directory)
+            try attachHandle(to: fi, for: try inodes.inode(entry.ino))
+            replyCreate(req, &entry, fi)
+            return
+        }
+        var entry: fuse_entry_param
+        do {
+            try giveToCaller(req, name, in: directory)
+            entry = try lookUp(name, in: directory)
+        } catch {
+            close(created.fd)
+            throw error
+        }
+        let inode = try inodes.inode(entry.ino)
+        var adopted = false
+        let file = try inode.contents.acquire { () throws(SystemError) -> (Int32, CipherFile) in
+            adopted = true
+            return created
+        }
+        if !adopted { close(created.fd) }
+        OpenFile(inode: inode, file: file, appends: fi.pointee.flags & O_APPEND != 0).attach(to: fi)
+        replyCreate(req, &entry, fi)
+    }
+
+    private func replyCreate(_ req: fuse_req_t, _ entry: inout fuse_entry_param,
+                             _ fi: UnsafeMutablePointer<fuse_file_info>) {
+        if fuse_reply_create(req, &entry, fi) != 0 {
+            // The caller went away (interrupted): nobody will release this.
+            OpenFile.detach(from: fi).close()
+        }
+    }
+
+    func open(_ req: fuse_req_t, _ node: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>) throws(SystemError) {
+        try attachHandle(to: fi, for: try inodes.inode(node))
+        if fuse_reply_open(req, fi) != 0 {
+            OpenFile.detach(from: fi).close()
+        }
+    }
+
+    /// Opens the inode's contents for one handle, applying O_TRUNC (the
+    /// kernel usually sends a setattr instead, but may not).
+    private func attachHandle(to fi: UnsafeMutablePointer<fuse_file_info>, for inode: Inode) throws(SystemError) {
+        guard inode.isRegularFile else { throw SystemError(inode.isDirectory ? EISDIR : EINVAL) }
+        let flags = fi.pointee.flags
+        let writes = flags & O_ACCMODE != O_RDONLY
+        if writes && options.readOnly { throw SystemError(EROFS) }
+        let file = try acquireContents(of: inode, forWriting: writes)
+        let handle = OpenFile(inode: inode, file: file, appends: flags & O_APPEND != 0)
+        if writes && flags & O_TRUNC != 0 {
+            do {
+                try file.truncate(to: 0)
+            } catch {
+                handle.close()
+                throw failure(error, in: inode)
+            }
+        }
+        handle.attach(to: fi)
+    }
+
+    func read(_ req: fuse_req_t, _ size: Int, _ offset: off_t,
+              _ fi: UnsafeMutablePointer<fuse_file_info>?) throws(SystemError) {
+        let handle = OpenFile.attached(to: fi)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 64)
+        defer { buffer.deallocate() }
+        let count: Int
+        do {
+            count = try handle.file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<size]),
+                                         at: Int(offset))
+        } catch {
+            throw failure(error, in: handle.inode)
+        }
+        fuse_reply_buf(req, buffer.baseAddress!.assumingMemoryBound(to: CChar.self), count)
+    }
+
+    func write(_ req: fuse_req_t, _ data: UnsafePointer<CChar>?, _ size: Int, _ offset: off_t,
+               _ fi: UnsafeMutablePointer<fuse_file_info>?) throws(SystemError) {
+        if options.readOnly { throw SystemError(EROFS) }
+        let handle = OpenFile.attached(to: fi)
+        let bytes = UnsafeRawBufferPointer(start: data, count: size)
+        let written: Int
+        do {
+            written = handle.appends ? try handle.file.append(bytes).count
+                                     : try handle.file.write(bytes, at: Int(offset))
+        } catch {
+            throw failure(error, in: handle.inode)
+        }
+        fuse_reply_write(req, written)
+    }
+
+    /// Writes go to the backing file as they come: nothing to flush.
+    func flush(_ req: fuse_req_t) {
+        fuse_reply_err(req, 0)
+    }
+
+    func release(_ req: fuse_req_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
+        OpenFile.detach(from: fi).close()
+        fuse_reply_err(req, 0)
+    }
+
+    /// Data and the header's size live in one backing file: one fsync
+    /// covers both, for fsync and fdatasync alike.
+    func fsync(_ req: fuse_req_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) throws(SystemError) {
+        let handle = OpenFile.attached(to: fi)
+        do {
+            try handle.file.sync()
+        } catch {
+            throw failure(error, in: handle.inode)
+        }
+        fuse_reply_err(req, 0)
+    }
+
+    /// The default mode grows the file to offset + length (the new range
+    /// reads as zeros and stays a hole: there is nothing to reserve for
+    /// sectors not yet written). cfuse_falloc_fl_keep_size alone changes nothing.
+    /// Punching holes and the other modes are not supported.
+    func fallocate(_ req: fuse_req_t, _ mode: Int32, _ offset: off_t, _ length: off_t,
+                   _ fi: UnsafeMutablePointer<fuse_file_info>?) throws(SystemError) {
+        guard mode & ~cfuse_falloc_fl_keep_size == 0 else { throw SystemError(EOPNOTSUPP) }
+        guard offset >= 0, length > 0 else { throw SystemError(EINVAL) }
+        if options.readOnly { throw SystemError(EROFS) }
+        let handle = OpenFile.attached(to: fi)
+        let (end, overflow) = Int(offset).addingReportingOverflow(Int(length))
+        if overflow { throw SystemError(EFBIG) }
+        if mode & cfuse_falloc_fl_keep_size == 0 && end > handle.file.size {
+            do {
+                try handle.file.truncate(to: end)
+            } catch {
+                throw failure(error, in: handle.inode)
+            }
+        }
+        fuse_reply_err(req, 0)
+    }
+}

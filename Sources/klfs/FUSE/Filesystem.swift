@@ -1,0 +1,57 @@
+import CFuse
+import Foundation
+import Glibc
+import KLBlock
+
+/// The state every FUSE request handler works on: the inode table, the
+/// volume's contents layer, the options. libfuse hands it back to each
+/// request as the session's user data.
+final class Filesystem: @unchecked Sendable {
+    let options: FilesystemOptions
+    let inodes: InodeTable
+    let volume: UnlockedVolume
+    private let logLock = NSLock()
+    private var loggedInodes = Set<BackingID>()
+
+    /// Opens the cipher dir; `volume` encrypts and decrypts its files.
+    init(cipherDir: String, volume: UnlockedVolume, options: FilesystemOptions) throws(SystemError) {
+        let rootFD = try checked(Glibc.open(cipherDir, cfuse_o_path | O_DIRECTORY | O_CLOEXEC))
+        do throws(SystemError) {
+            inodes = try InodeTable(rootFD: rootFD)
+        } catch {
+            close(rootFD)
+            throw error
+        }
+        self.volume = volume
+        self.options = options
+    }
+
+    /// The filesystem of the session that received `req`.
+    static func serving(_ req: fuse_req_t) -> Filesystem {
+        Unmanaged<Filesystem>.fromOpaque(fuse_req_userdata(req)!).takeUnretainedValue()
+    }
+
+    /// True for the config file at the top of the cipher dir, which the
+    /// mount neither shows nor lets anyone create, replace or remove.
+    func isHidden(_ name: UnsafePointer<CChar>, in parent: Inode) -> Bool {
+        parent.nodeID == inodes.root.nodeID && String(cString: name) == options.hiddenRootName
+    }
+
+    /// One log line per damaged backing file, however often it is touched.
+    func logDamaged(_ inode: Inode, _ why: String) {
+        let first = logLock.withLock { loggedInodes.insert(inode.backing).inserted }
+        guard first else { return }
+        cfuse_log(FUSE_LOG_ERR, "klfs: backing file (inode \(inode.backing.inode)) is not a klfs file: \(why); reads and writes give EIO")
+    }
+}
+
+/// Runs a request handler, replying with its errno when it throws. Every
+/// handler ends with exactly one fuse_reply_* call on success.
+func respond(_ req: fuse_req_t?, _ handler: (Filesystem, fuse_req_t) throws(SystemError) -> Void) {
+    guard let req else { return }
+    do {
+        try handler(Filesystem.serving(req), req)
+    } catch {
+        fuse_reply_err(req, error.code)
+    }
+}

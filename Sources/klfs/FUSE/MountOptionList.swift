@@ -1,0 +1,58 @@
+/// The `-o` options of `klfs mount`, as a user types them or as
+/// mount.fuse3 passes them from /etc/fstab (`-o passfile=F,rw,dev,suid`).
+struct MountOptionList {
+    var readOnly = false
+    /// allow_other: other users may use the mount; implies default_permissions,
+    /// so that the kernel checks mode bits for them.
+    var allowOther = false
+    var defaultPermissions = false
+    var passfile: String?
+    var masterkey: String?
+    var engine: String?
+    /// Generic mount flags handed to libfuse unchanged.
+    var flags: [String] = []
+
+    /// Mount flags libfuse applies itself.
+    static let genericFlags: Set<String> = [
+        "dev", "nodev", "suid", "nosuid", "exec", "noexec", "async", "sync", "dirsync",
+        "atime", "noatime", "relatime", "norelatime", "strictatime", "nostrictatime",
+    ]
+
+    /// `values` are the arguments of every `-o`, each comma-separated.
+    init(parsing values: [String]) throws(CommandFailure) {
+        for option in values.flatMap({ $0.split(separator: ",") }).map(String.init) {
+            let (name, value) = Self.split(option)
+            switch (name, value) {
+            case ("ro", nil): readOnly = true
+            case ("rw", nil): readOnly = false
+            case ("allow_other", nil): allowOther = true
+            case ("default_permissions", nil): defaultPermissions = true
+            case ("passfile", let path?): passfile = path
+            case ("masterkey", let path?): masterkey = path
+            case ("engine", let choice?): engine = choice
+            case (let flag, nil) where Self.genericFlags.contains(flag): flags.append(flag)
+            default: throw CommandFailure(.usage, "unknown mount option '\(option)'")
+            }
+        }
+    }
+
+    private static func split(_ option: String) -> (String, String?) {
+        guard let equals = option.firstIndex(of: "=") else { return (option, nil) }
+        return (String(option[..<equals]), String(option[option.index(after: equals)...]))
+    }
+
+    /// The `-o` string for libfuse: the flags above plus fsname and subtype,
+    /// so that mountinfo shows "fuse.klfs CIPHERDIR".
+    func libfuseOptions(cipherDir: String) -> String {
+        var options = ["fsname=" + escaped(cipherDir), "subtype=klfs"]
+        if readOnly { options.append("ro") }
+        if allowOther { options.append("allow_other") }
+        if allowOther || defaultPermissions { options.append("default_permissions") }
+        return (options + flags).joined(separator: ",")
+    }
+
+    /// libfuse's option parser takes "\," for a comma inside a value.
+    private func escaped(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ",", with: "\\,")
+    }
+}

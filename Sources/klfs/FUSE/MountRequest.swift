@@ -1,0 +1,62 @@
+import CFuse
+import Glibc
+import KLBlock
+import KLEngine
+
+/// Everything `klfs mount` decided before unlocking, and the serving that
+/// follows: unlock, mount, report readiness, answer requests until
+/// unmounted. Runs in the process that serves (the daemon child).
+struct MountRequest {
+    enum KeySource {
+        case passphrase(PassphraseSource)
+        /// A file holding init's master key text, or "-" for stdin.
+        case masterKey(path: String)
+    }
+
+    let cipherDir: String
+    let mountPoint: String
+    let options: MountOptionList
+    let key: KeySource
+    let engine: EngineChoice
+    let emulation: EmulationOptions
+
+    func serve(readiness: Daemon.Readiness?) throws {
+        // The emulator goes in before any engine code runs and before
+        // libfuse starts its worker threads, which inherit CPUID faulting.
+        try emulation.apply()
+        let volume = try unlock(with: try makeEngine(engine))
+        if volume.key.engine == .aesni {
+            printError("klfs: engine aesni: the expanded AES-XTS key stays in this process's memory for the mount's life (locked, out of core dumps); the keylocker engines hold only handles")
+        }
+        var filesystemOptions = FilesystemOptions()
+        filesystemOptions.readOnly = options.readOnly
+        let filesystem: Filesystem
+        do {
+            filesystem = try Filesystem(cipherDir: cipherDir, volume: volume, options: filesystemOptions)
+        } catch {
+            throw CommandFailure(.mountFailed, "cannot open \(cipherDir): \(String(cString: strerror(error.code)))")
+        }
+        let session = try FUSESession(filesystem: filesystem, options: options.libfuseOptions(cipherDir: cipherDir))
+        try session.installSignalHandlers()
+        try session.mount(at: mountPoint)
+        if let readiness {
+            cfuse_log_to_syslog("klfs")
+            readiness.signal()
+        }
+        let status = session.run(maxIdleThreads: filesystemOptions.maxIdleThreads)
+        if status < 0 {
+            throw CommandFailure(.internalError, "the FUSE session failed: \(String(cString: strerror(-status)))")
+        }
+    }
+
+    private func unlock(with engine: any XTSEngine) throws(VolumeError) -> UnlockedVolume {
+        switch key {
+        case .passphrase(let source):
+            return try Volume.unlock(cipherDir: cipherDir, passphrase: try source.read(), engine: engine)
+        case .masterKey(let path):
+            let masterKey = path == "-" ? try MasterKeyText.read(from: STDIN_FILENO)
+                                        : try MasterKeyText.read(fromFile: path)
+            return try Volume.unlock(cipherDir: cipherDir, masterKey: masterKey, engine: engine)
+        }
+    }
+}

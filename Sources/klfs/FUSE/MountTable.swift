@@ -1,0 +1,62 @@
+import Foundation
+
+/// The mounts this process sees, from /proc/self/mountinfo.
+struct MountTable {
+    struct Mount: Equatable {
+        let mountPoint: String
+        let type: String
+        let source: String
+    }
+
+    let mounts: [Mount]
+
+    init() {
+        let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        mounts = text.split(separator: "\n").compactMap(Self.parse)
+    }
+
+    func mount(at path: String) -> Mount? {
+        mounts.last { $0.mountPoint == path }
+    }
+
+    /// "36 35 98:0 /root /mnt rw,noatime master:1 - ext3 /dev/root rw":
+    /// the mount point is field 5; type and source follow the "-".
+    private static func parse(_ line: Substring) -> Mount? {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: false)
+        guard fields.count >= 10, let dash = fields.firstIndex(of: "-"), dash + 2 < fields.count else { return nil }
+        return Mount(mountPoint: unescape(fields[4]), type: String(fields[dash + 1]),
+                     source: unescape(fields[dash + 2]))
+    }
+
+    /// The kernel writes space, tab, newline and backslash as \ooo.
+    private static func unescape(_ field: Substring) -> String {
+        var bytes: [UInt8] = []
+        var utf8 = Array(field.utf8)[...]
+        while let byte = utf8.popFirst() {
+            if byte == UInt8(ascii: "\\"), utf8.count >= 3,
+               let value = UInt8(String(decoding: utf8.prefix(3), as: UTF8.self), radix: 8) {
+                bytes.append(value)
+                utf8 = utf8.dropFirst(3)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// An absolute path without "." and ".." components or repeated "/",
+/// made without touching the filesystem (a dead FUSE mount cannot even be
+/// stat'ed).
+func absolutePath(_ path: String) -> String {
+    let full = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    var components: [Substring] = []
+    for component in full.split(separator: "/") {
+        switch component {
+        case ".": continue
+        case "..": _ = components.popLast()
+        default: components.append(component)
+        }
+    }
+    return "/" + components.joined(separator: "/")
+}

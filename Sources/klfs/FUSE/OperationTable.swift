@@ -1,0 +1,98 @@
+import CFuse
+import Glibc
+
+/// The fuse_lowlevel_ops table: one C-callable entry per operation, each
+/// forwarding to the ``Filesystem`` method of the same name.
+///
+/// These closures live outside the @main file on purpose: they must not be
+/// main-actor isolated, since libfuse calls them from its worker threads.
+func makeOperationTable() -> fuse_lowlevel_ops {
+    var ops = fuse_lowlevel_ops()
+    ops.`init` = { _, connection in configureConnection(connection) }
+    ops.lookup = { req, parent, name in respond(req) { fs, req throws(SystemError) in try fs.lookup(req, parent, name!) } }
+    ops.forget = { req, node, count in
+        Filesystem.serving(req!).forget(node, count)
+        fuse_reply_none(req)
+    }
+    ops.forget_multi = { req, count, forgets in
+        let filesystem = Filesystem.serving(req!)
+        for forget in UnsafeBufferPointer(start: forgets, count: count) {
+            filesystem.forget(forget.ino, forget.nlookup)
+        }
+        fuse_reply_none(req)
+    }
+    ops.getattr = { req, node, _ in respond(req) { fs, req throws(SystemError) in try fs.getattr(req, node) } }
+    ops.setattr = { req, node, attributes, fields, fi in
+        respond(req) { fs, req throws(SystemError) in try fs.setattr(req, node, attributes!.pointee, fields, fi) }
+    }
+    ops.access = { req, node, mask in respond(req) { fs, req throws(SystemError) in try fs.access(req, node, mask) } }
+    ops.statfs = { req, _ in respond(req) { fs, req throws(SystemError) in try fs.statfs(req) } }
+    ops.readlink = { req, node in respond(req) { fs, req throws(SystemError) in try fs.readlink(req, node) } }
+    ops.mknod = { req, parent, name, mode, device in
+        respond(req) { fs, req throws(SystemError) in try fs.mknod(req, parent, name!, mode, device) }
+    }
+    ops.mkdir = { req, parent, name, mode in
+        respond(req) { fs, req throws(SystemError) in try fs.mkdir(req, parent, name!, mode) }
+    }
+    ops.unlink = { req, parent, name in respond(req) { fs, req throws(SystemError) in try fs.unlink(req, parent, name!) } }
+    ops.rmdir = { req, parent, name in respond(req) { fs, req throws(SystemError) in try fs.rmdir(req, parent, name!) } }
+    ops.symlink = { req, target, parent, name in
+        respond(req) { fs, req throws(SystemError) in try fs.symlink(req, target!, parent, name!) }
+    }
+    ops.rename = { req, parent, name, newParent, newName, flags in
+        respond(req) { fs, req throws(SystemError) in try fs.rename(req, parent, name!, newParent, newName!, flags) }
+    }
+    ops.link = { req, node, newParent, newName in
+        respond(req) { fs, req throws(SystemError) in try fs.link(req, node, newParent, newName!) }
+    }
+    ops.create = { req, parent, name, mode, fi in
+        respond(req) { fs, req throws(SystemError) in try fs.create(req, parent, name!, mode, fi!) }
+    }
+    ops.open = { req, node, fi in respond(req) { fs, req throws(SystemError) in try fs.open(req, node, fi!) } }
+    ops.read = { req, _, size, offset, fi in
+        respond(req) { fs, req throws(SystemError) in try fs.read(req, size, offset, fi) }
+    }
+    ops.write = { req, _, data, size, offset, fi in
+        respond(req) { fs, req throws(SystemError) in try fs.write(req, data, size, offset, fi) }
+    }
+    ops.flush = { req, _, _ in respond(req) { fs, req throws(SystemError) in fs.flush(req) } }
+    ops.release = { req, _, fi in respond(req) { fs, req throws(SystemError) in fs.release(req, fi) } }
+    ops.fsync = { req, _, _, fi in respond(req) { fs, req throws(SystemError) in try fs.fsync(req, fi) } }
+    ops.fallocate = { req, _, mode, offset, length, fi in
+        respond(req) { fs, req throws(SystemError) in try fs.fallocate(req, mode, offset, length, fi) }
+    }
+    ops.opendir = { req, node, fi in respond(req) { fs, req throws(SystemError) in try fs.opendir(req, node, fi!) } }
+    ops.readdir = { req, node, size, offset, fi in
+        respond(req) { fs, req throws(SystemError) in try fs.readdir(req, node, size, offset, fi, plus: false) }
+    }
+    ops.readdirplus = { req, node, size, offset, fi in
+        respond(req) { fs, req throws(SystemError) in try fs.readdir(req, node, size, offset, fi, plus: true) }
+    }
+    ops.releasedir = { req, _, fi in respond(req) { fs, req throws(SystemError) in fs.releasedir(req, fi) } }
+    ops.fsyncdir = { req, _, datasync, fi in
+        respond(req) { fs, req throws(SystemError) in try fs.fsyncdir(req, datasync, fi) }
+    }
+    ops.setxattr = { req, node, name, value, size, flags in
+        respond(req) { fs, req throws(SystemError) in try fs.setxattr(req, node, name!, value, size, flags) }
+    }
+    ops.getxattr = { req, node, name, size in
+        respond(req) { fs, req throws(SystemError) in try fs.getxattr(req, node, name!, size) }
+    }
+    ops.listxattr = { req, node, size in respond(req) { fs, req throws(SystemError) in try fs.listxattr(req, node, size) } }
+    ops.removexattr = { req, node, name in
+        respond(req) { fs, req throws(SystemError) in try fs.removexattr(req, node, name!) }
+    }
+    return ops
+}
+
+/// Capabilities asked of the kernel at INIT. Writes go straight through
+/// (no writeback cache: the daemon must see every write to keep sector
+/// read-modify-write under its lock); readdirplus is used when the kernel
+/// thinks it helps.
+private func configureConnection(_ connection: UnsafeMutablePointer<fuse_conn_info>?) {
+    guard let connection else { return }
+    connection.pointee.want &= ~UInt32(FUSE_CAP_WRITEBACK_CACHE)
+    if connection.pointee.capable & UInt32(FUSE_CAP_READDIRPLUS_AUTO) != 0 {
+        connection.pointee.want |= UInt32(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO)
+    }
+}

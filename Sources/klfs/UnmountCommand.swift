@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import Glibc
+
+struct UnmountCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unmount",
+        abstract: "Unmount a klfs mount (also one whose daemon died)."
+    )
+
+    @Argument(help: "Where the volume is mounted.")
+    var mountPoint: String
+
+    @Flag(name: [.customShort("z"), .customLong("lazy")],
+          help: "Detach now even if the mount is busy; it goes away when no longer used.")
+    var lazy = false
+
+    func run() throws {
+        try reportingFailures {
+            let path = absolutePath(mountPoint)
+            let resolved = realpath(path, nil).map { pointer in
+                defer { free(pointer) }
+                return String(cString: pointer)
+            } ?? path
+            let table = MountTable()
+            guard let mount = table.mount(at: resolved) ?? table.mount(at: path) else {
+                throw CommandFailure(.notMounted, "nothing is mounted on \(mountPoint)")
+            }
+            guard mount.type == "fuse.klfs" else {
+                throw CommandFailure(.notMounted, "\(mountPoint) is a \(mount.type) mount, not klfs")
+            }
+            try unmount(mount.mountPoint)
+        }
+    }
+
+    /// umount2 when allowed (root); fusermount3 for a user's own mount.
+    private func unmount(_ path: String) throws(CommandFailure) {
+        if umount2(path, lazy ? Int32(MNT_DETACH) : 0) == 0 { return }
+        let error = errno
+        guard error == EPERM else {
+            throw CommandFailure(.unmountFailed, "cannot unmount \(path): \(String(cString: strerror(error)))")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/fusermount3")
+        process.arguments = ["-u"] + (lazy ? ["-z"] : []) + ["--", path]
+        do {
+            try process.run()
+        } catch {
+            throw CommandFailure(.unmountFailed, "cannot run fusermount3: \(error)")
+        }
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw CommandFailure(.unmountFailed, "fusermount3 could not unmount \(path)")
+        }
+    }
+}

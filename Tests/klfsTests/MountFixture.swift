@@ -1,0 +1,130 @@
+import Foundation
+import Glibc
+import KLBlock
+import KLEngine
+import Testing
+
+/// A fresh volume in a temporary directory (Argon2id at the floor, so
+/// unlocking is fast) and a mount point next to it. Tests mount it
+/// through the real `klfs` binary.
+final class VolumeFixture {
+    let directory: URL
+    let cipherDir: String
+    let mountPoint: String
+    let passfile: String
+    static let passphrase = "correct horse battery staple"
+    /// The raw 64-byte master key (K1 || K2); tests never print it.
+    let masterKey: [UInt8]
+    /// init's text form of the key, for `mount --masterkey`.
+    let masterKeyFile: String
+
+    init(sectorSize: SectorSize = .default) throws {
+        directory = URL(fileURLWithPath: NSTemporaryDirectory())
+            .appendingPathComponent("klfs-mount-\(UUID().uuidString.prefix(8))")
+        cipherDir = directory.appendingPathComponent("cipher").path
+        mountPoint = directory.appendingPathComponent("plain").path
+        passfile = directory.appendingPathComponent("passfile").path
+        masterKeyFile = directory.appendingPathComponent("masterkey").path
+        for path in [cipherDir, mountPoint] {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        }
+        try (Self.passphrase + "\n").write(toFile: passfile, atomically: true, encoding: .utf8)
+        let floor = Argon2idCost.floor
+        let result = try runKLFS(["init", cipherDir, "--passfile", passfile, "--sector-size", "\(sectorSize.bytes)",
+                                  "--kdf-ops", "\(floor.opslimit)", "--kdf-memory-mib", "\(floor.memlimit >> 20)"])
+        try #require(result.status == 0, "init failed: \(result.standardError)")
+        // The key is the hex block between these two lines of init's output;
+        // it is kept here and in masterKeyFile, never printed.
+        let lines = result.standardOutput.split(separator: "\n", omittingEmptySubsequences: false)
+        // Plain guards: a failing #require would print `lines`, key included.
+        guard let start = lines.firstIndex(where: { $0.hasPrefix("Your master key is:") }),
+              let end = lines.firstIndex(where: { $0.hasPrefix("Keep it on paper") }), start < end else {
+            throw FixtureError.noMasterKeyInInitOutput
+        }
+        let text = lines[(start + 1)..<end].joined(separator: "\n")
+        try Data(text.utf8).write(to: URL(fileURLWithPath: masterKeyFile))
+        masterKey = try MasterKeyText.parse(try Self.secret(Array(text.utf8))).withUnsafeBytes { Array($0) }
+    }
+
+    static func secret(_ bytes: [UInt8]) throws -> SecretBytes {
+        try bytes.withUnsafeBytes { try SecretBytes(copying: $0) }
+    }
+
+    /// Runs `klfs mount` (daemon mode) with the passfile; `extra` comes last.
+    @discardableResult
+    func mount(_ extra: [String] = [], engine: String = "keylocker-soft") throws -> CommandResult {
+        try runKLFS(["mount", cipherDir, mountPoint, "--passfile", passfile, "--engine", engine] + extra)
+    }
+
+    func requireMount(_ extra: [String] = [], engine: String = "keylocker-soft") throws {
+        let result = try mount(extra, engine: engine)
+        try #require(result.status == 0, "mount failed: \(result.standardError)")
+    }
+
+    var isMounted: Bool { mountedPaths().contains(mountPoint) }
+
+    /// `klfs unmount`, then the fallbacks, so a failing test never leaves
+    /// a mount (or a daemon) behind.
+    func unmount() {
+        guard isMounted else { return }
+        let daemon = daemonPID()
+        if (try? runKLFS(["unmount", mountPoint]))?.status == 0 {
+            waitForExit(daemon)
+            return
+        }
+        let lazy = Process()
+        lazy.executableURL = URL(fileURLWithPath: "/usr/bin/fusermount3")
+        lazy.arguments = ["-u", "-z", mountPoint]
+        try? lazy.run()
+        lazy.waitUntilExit()
+        if let daemon { kill(daemon, SIGKILL) }
+    }
+
+    /// The daemon serving this mount: the klfs process whose command line
+    /// names the mount point.
+    func daemonPID() -> pid_t? {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for entry in entries {
+            guard let pid = pid_t(entry), pid != getpid(),
+                  let cmdline = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
+            let arguments = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            if arguments.first?.hasSuffix("klfs") == true && arguments.contains(mountPoint) { return pid }
+        }
+        return nil
+    }
+
+    /// The daemon exits once the kernel ends the session; give it a moment.
+    func waitForExit(_ pid: pid_t?) {
+        guard let pid else { return }
+        for _ in 0..<200 where kill(pid, 0) == 0 { usleep(10_000) }
+    }
+
+    func path(_ name: String) -> String { mountPoint + "/" + name }
+    func backingPath(_ name: String) -> String { cipherDir + "/" + name }
+
+    deinit {
+        unmount()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+enum FixtureError: Error {
+    case noMasterKeyInInitOutput
+}
+
+func mountedPaths() -> Set<String> {
+    let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+    return Set(text.split(separator: "\n").compactMap { line in
+        let fields = line.split(separator: " ")
+        return fields.count > 4 ? String(fields[4]) : nil
+    })
+}
+
+/// Mounts a fresh volume, runs `body`, and always unmounts.
+func withMountedVolume(engine: String = "keylocker-soft", sectorSize: SectorSize = .default,
+                       _ body: (VolumeFixture) throws -> Void) throws {
+    let volume = try VolumeFixture(sectorSize: sectorSize)
+    defer { volume.unmount() }
+    try volume.requireMount(engine: engine)
+    try body(volume)
+}
