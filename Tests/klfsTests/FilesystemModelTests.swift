@@ -75,7 +75,11 @@ struct ModelWalk {
                 UInt8.random(in: 0...255, using: &random)
             }
             guard pwrite(readWrite[file], data, data.count, off_t(at)) == data.count else { return "pwrite errno \(errno)" }
-            if model[file].count < at + data.count { model[file] += [UInt8](repeating: 0, count: at + data.count - model[file].count) }
+            // A zero-byte write changes nothing, not even the size (POSIX).
+            guard !data.isEmpty else { return nil }
+            if model[file].count < at + data.count {
+                model[file] += [UInt8](repeating: 0, count: at + data.count - model[file].count)
+            }
             model[file].replaceSubrange(at..<(at + data.count), with: data)
         case 35..<65:
             let at = offset(limit: limit + sector)

@@ -1,0 +1,151 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import KLBlock
+import KLEngine
+
+struct FsckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fsck",
+        abstract: "Check a volume: klfs.conf, every backing file's header and size, and every sector.",
+        discussion: """
+            Only reads. Exits 0 when the volume is clean, 40 when it found damage, and with the \
+            unlock codes (10-17) when klfs.conf is unusable or the passphrase or master key is wrong. \
+            XTS has no integrity: docs/FSCK.md says what can and cannot be detected.
+            """
+    )
+
+    @Argument(help: "The volume's cipher dir.")
+    var cipherDir: String
+
+    @OptionGroup var passphrase: PassphraseOptions
+
+    @Option(help: ArgumentHelp("Unlock with the master key printed by init (hex, from FILE or - for stdin) instead of the passphrase.",
+                               valueName: "FILE"))
+    var masterkey: String?
+
+    @Option(help: "The engine that decrypts: auto, keylocker, keylocker-soft or aesni.")
+    var engine: EngineChoice = .auto
+
+    @OptionGroup var emulation: EmulationOptions
+
+    @Flag(help: "Print the report as JSON on stdout.")
+    var json = false
+
+    func validate() throws {
+        guard [passphrase.passfile, passphrase.extpass, masterkey].compactMap({ $0 }).count <= 1 else {
+            throw ValidationError("--passfile, --extpass and --masterkey exclude each other")
+        }
+    }
+
+    func run() throws {
+        try reportingFailures {
+            let report: CheckReport
+            do {
+                report = try check()
+            } catch {
+                let failure = commandFailure(error)
+                if json { printJSON(FsckJSON(cipherDir: cipherDir, failure: failure)) }
+                throw failure
+            }
+            let status: ExitStatus = report.isClean ? .success : .problemsFound
+            if json {
+                printJSON(FsckJSON(cipherDir: cipherDir, report: report, status: status,
+                                   configAuthenticated: masterkey == nil))
+            } else {
+                printReport(report)
+            }
+            if status != .success { throw status.code }
+        }
+    }
+
+    private func check() throws -> CheckReport {
+        let volume = try unlock()
+        let bar = ProgressBar.onTerminal()
+        defer { bar?.finish() }
+        do {
+            return try VolumeCheck(cipherDir: cipherDir, volume: volume).run { progress in
+                bar?.update(fraction: progress.fraction,
+                            detail: "\(progress.filesDone)/\(progress.filesTotal) files  "
+                                + "\(mebibytes(progress.bytesDone))/\(mebibytes(progress.bytesTotal)) MiB")
+            }
+        } catch {
+            throw CommandFailure(.internalError, "the check stopped: \(error)")
+        }
+    }
+
+    /// klfs.conf is checked before any secret is asked for, so a broken
+    /// config is reported without a prompt.
+    private func unlock() throws -> UnlockedVolume {
+        try emulation.apply()
+        _ = try VolumeCheck.loadConfig(cipherDir: cipherDir)
+        let engine = try makeEngine(self.engine)
+        if let masterkey {
+            let key = masterkey == "-" ? try MasterKeyText.read(from: STDIN_FILENO)
+                                       : try MasterKeyText.read(fromFile: masterkey)
+            return try Volume.unlock(cipherDir: cipherDir, masterKey: key, engine: engine)
+        }
+        return try Volume.unlock(cipherDir: cipherDir, passphrase: try passphrase.source.read(), engine: engine)
+    }
+
+    private func printReport(_ report: CheckReport) {
+        for finding in report.findings { print(finding) }
+        if masterkey != nil {
+            print("klfs.conf: notice: unlocked with the master key, so the tag over the config's fields was not verified (a passphrase verifies it)")
+        }
+        print(report.summary)
+    }
+
+    private func printJSON(_ output: FsckJSON) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        // Strings, integers and booleans always encode.
+        print(String(decoding: try! encoder.encode(output), as: UTF8.self))
+    }
+
+    private func commandFailure(_ error: any Error) -> CommandFailure {
+        switch error {
+        case let failure as CommandFailure: return failure
+        case let error as VolumeError: return CommandFailure(error)
+        case let error as EngineError: return CommandFailure(error)
+        default: return CommandFailure(.internalError, "\(error)")
+        }
+    }
+}
+
+private func mebibytes(_ bytes: Int) -> Int { bytes >> 20 }
+
+/// `klfs fsck --json` (docs/FSCK.md). A failure before the check has only
+/// the first four fields.
+private struct FsckJSON: Encodable {
+    let cipherDir: String
+    /// "clean", "damaged" or "failed".
+    let status: String
+    let exitCode: Int32
+    let message: String?
+    /// Whether the AEAD tag over klfs.conf's fields was verified (only a
+    /// passphrase can; a master key is checked against the check value).
+    let configAuthenticated: Bool?
+    let counts: CheckCounts?
+    let findings: [CheckFinding]?
+
+    init(cipherDir: String, failure: CommandFailure) {
+        self.cipherDir = cipherDir
+        status = "failed"
+        exitCode = failure.status.rawValue
+        message = failure.message
+        configAuthenticated = nil
+        counts = nil
+        findings = nil
+    }
+
+    init(cipherDir: String, report: CheckReport, status: ExitStatus, configAuthenticated: Bool) {
+        self.cipherDir = cipherDir
+        self.status = report.isClean ? "clean" : "damaged"
+        exitCode = status.rawValue
+        message = nil
+        self.configAuthenticated = configAuthenticated
+        counts = report.counts
+        findings = report.findings
+    }
+}
