@@ -9,7 +9,10 @@ import Testing
         let volume = try VolumeFixture()
         defer { volume.unmount() }
         try volume.putCipherDirOnTmpfs(megabytes: 8)
-        defer { umount2(volume.cipherDir, Int32(MNT_DETACH)) }
+        defer {
+            volume.unmount()  // klfs first: its daemon holds files on the tmpfs
+            umount2(volume.cipherDir, Int32(MNT_DETACH))
+        }
         try volume.requireMount()
 
         var kept: [String: [UInt8]] = [:]
@@ -49,6 +52,7 @@ import Testing
             close(created)
         } else {
             #expect(errno == ENOSPC)
+            #expect(access(volume.path("new"), F_OK) == -1, "a create that failed left its name behind")
         }
 
         // Overwriting data already stored needs no new space.
