@@ -24,10 +24,11 @@ import Testing
         let daemon = try #require(volume.daemonPID())
 
         let loads = (0..<Self.writers).map { WriteLoad(volume: volume, writer: $0, seed: seed &+ UInt64($0)) }
-        let threads = loads.map { load in Thread { load.run() } }
-        threads.forEach { $0.start() }
-        // Let the load run, with some files synced and done, then kill.
-        usleep(UInt32.random(in: 400_000...900_000))
+        loads.forEach { load in Thread { load.run() }.start() }
+        // Kill once every writer has synced two files and is well into its
+        // load (at most 20 s), a random moment after that.
+        for _ in 0..<2000 where !loads.allSatisfy({ $0.hasSyncedTwoFiles }) { usleep(10_000) }
+        usleep(UInt32.random(in: 0...300_000))
         kill(daemon, SIGKILL)
         volume.waitForExit(daemon)
         for load in loads { load.finished.wait() }
@@ -47,13 +48,14 @@ import Testing
                 let contents = try #require(FileManager.default.contents(atPath: volume.path(name)),
                                             "seed \(seed): \(name) is unreadable after the crash")
                 if file.synced { synced += 1 }
+                // Booleans first: a failing #expect would print whole files.
                 if let inFlight = file.inFlight {
                     torn += 1
-                    #expect(isTornWrite(Array(contents), before: file.model, after: inFlight,
-                                        sector: sectorSize.bytes),
-                            "seed \(seed): \(name) is neither before nor after its last write, sector by sector")
+                    let isTorn = isTornWrite(Array(contents), before: file.model, after: inFlight, sector: sectorSize.bytes)
+                    #expect(isTorn, "seed \(seed): \(name) is neither before nor after its last write, sector by sector")
                 } else {
-                    #expect(Array(contents) == file.model, "seed \(seed): \(name) lost a completed write")
+                    let isExact = Array(contents) == file.model
+                    #expect(isExact, "seed \(seed): \(name) lost a completed write")
                 }
             }
         }
@@ -95,6 +97,9 @@ final class WriteLoad: @unchecked Sendable {
     private(set) var files: [File]
     private(set) var failure: String?
     let finished = DispatchSemaphore(value: 0)
+    private let syncedLock = NSLock()
+    private var syncedCount = 0
+    var hasSyncedTwoFiles: Bool { syncedLock.withLock { syncedCount >= 2 } }
 
     init(volume: VolumeFixture, writer: Int, seed: UInt64) {
         self.volume = volume
@@ -116,28 +121,40 @@ final class WriteLoad: @unchecked Sendable {
         while true {
             let open = files.indices.filter { !files[$0].synced }
             guard let index = open.randomElement(using: &generator) else { return }
-            if files[index].model.count > 100_000 || Int.random(in: 0..<40, using: &generator) == 0 {
+            if files[index].model.count > 100_000 || Int.random(in: 0..<20, using: &generator) == 0 {
                 guard fsync(descriptors[index]) == 0 else { return }
                 close(descriptors[index])
                 descriptors[index] = -1
                 files[index].synced = true
+                syncedLock.withLock { syncedCount += 1 }
                 continue
             }
             let offset = Int.random(in: 0...files[index].model.count + 6000, using: &generator)
             let data = bytes(Int.random(in: 1...20_000, using: &generator), seed: generator.next())
             var after = files[index].model
-            if after.count < offset + data.count {
-                after += [UInt8](repeating: 0, count: offset + data.count - after.count)
-            }
-            after.replaceSubrange(offset..<offset + data.count, with: data)
+            CrashModel.apply(data, at: offset, to: &after)
             files[index].inFlight = after
             let written = pwrite(descriptors[index], data, data.count, off_t(offset))
-            guard written == data.count else {
-                if written >= 0 { failure = "\(files[index].name): short write \(written) of \(data.count)" }
+            if written > 0 && written < data.count {
+                // The kernel may split a write into several FUSE requests;
+                // the daemon died after the first ones. What returned landed,
+                // the rest is in flight.
+                CrashModel.apply(Array(data[..<written]), at: offset, to: &files[index].model)
                 return
             }
+            guard written == data.count else { return }
             files[index].model = after
             files[index].inFlight = nil
         }
+    }
+}
+
+enum CrashModel {
+    /// A write of `data` at `offset` to a file holding `model`.
+    static func apply(_ data: [UInt8], at offset: Int, to model: inout [UInt8]) {
+        if model.count < offset + data.count {
+            model += [UInt8](repeating: 0, count: offset + data.count - model.count)
+        }
+        model.replaceSubrange(offset..<offset + data.count, with: data)
     }
 }
