@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
@@ -165,4 +166,8 @@ static void probe_memfd_secret(void) {
 bool klfs_memfd_secret_available(void) {
     pthread_once(&memfd_secret_probe_once, probe_memfd_secret);
     return memfd_secret_works;
+}
+
+int klfs_forbid_core_dumps(void) {
+    return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : -errno;
 }

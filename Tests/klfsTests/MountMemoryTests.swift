@@ -1,10 +1,12 @@
 import Foundation
+import CKLKernels
 import Glibc
 import Testing
 
 /// Once the mount is ready, the daemon's readable memory holds no copy of
-/// the master key, of either XTS key, or of the passphrase.
-@Suite struct MountMemoryTests {
+/// the master key, of either XTS key or its AES key schedule, or of the
+/// passphrase; and the daemon leaves no core dump.
+@Suite(.serialized) struct MountMemoryTests {
     @Test(arguments: [("keylocker-soft", [String]()), ("keylocker", ["--emulate-keylocker"]), ("aesni", [])])
     func daemonMemoryHoldsNoKeyAndNoPassphrase(engine: String, extra: [String]) throws {
         let volume = try VolumeFixture()
@@ -14,20 +16,109 @@ import Testing
         try Data(bytes(20_000, seed: 9)).write(to: URL(fileURLWithPath: volume.path("f")))
         _ = try Data(contentsOf: URL(fileURLWithPath: volume.path("f")))
         let pid = try #require(volume.daemonPID())
-        let needles: [(String, [UInt8])] = [
+        let scan = try MemoryScan(pid: pid)
+        #expect(scan.bytesScanned > 1 << 20)
+        expectNoSecret(in: scan, of: volume, "\(engine), /proc/PID/mem")
+    }
+
+    /// The daemon is not dumpable: SIGABRT, which dumps a core of another
+    /// process with the same limit and core_pattern (the control), leaves
+    /// none.
+    @Test func theDaemonLeavesNoCoreDumpWhenItCrashes() throws {
+        let volume = try VolumeFixture()
+        defer { volume.unmount() }
+        try volume.requireMount()
+        let cores = volume.directory.appendingPathComponent("cores").path
+        try FileManager.default.createDirectory(atPath: cores, withIntermediateDirectories: true)
+        let patternFile = "/proc/sys/kernel/core_pattern"
+        let savedPattern = try String(contentsOfFile: patternFile, encoding: .utf8)
+        try (cores + "/core.%p").write(toFile: patternFile, atomically: false, encoding: .utf8)
+        defer { try? savedPattern.write(toFile: patternFile, atomically: false, encoding: .utf8) }
+
+        // The control unblocks SIGABRT itself: the test runner's children
+        // inherit a blocked signal mask (klfs unblocks at start).
+        let control = Process()
+        control.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+        control.arguments = ["--core=unlimited", "/usr/bin/perl", "-e",
+                             "use POSIX; sigprocmask(SIG_SETMASK, POSIX::SigSet->new); kill 'ABRT', $$; sleep 5"]
+        try control.run()
+        control.waitUntilExit()
+        #expect(FileManager.default.fileExists(atPath: cores + "/core.\(control.processIdentifier)"),
+                "control: a dumpable process leaves a core here")
+
+        let daemon = try #require(volume.daemonPID())
+        try abortWithCoreLimitUnlimited(daemon)
+        volume.waitForExit(daemon)
+        #expect(kill(daemon, 0) == -1, "the daemon survived SIGABRT")
+        #expect(!FileManager.default.fileExists(atPath: cores + "/core.\(daemon)"), "the daemon dumped a core")
+    }
+
+    /// What root can still take, with a debugger (gcore attaches with
+    /// ptrace, which CAP_SYS_PTRACE allows despite PR_SET_DUMPABLE 0),
+    /// holds no key, no key schedule and no passphrase either.
+    @Test(arguments: [("keylocker-soft", [String]()), ("keylocker", ["--emulate-keylocker"]), ("aesni", [])])
+    func aDebuggersCoreDumpHoldsNoKeyAndNoPassphrase(engine: String, extra: [String]) throws {
+        let volume = try VolumeFixture()
+        defer { volume.unmount() }
+        try volume.requireMount(extra, engine: engine)
+        try Data(bytes(20_000, seed: 9)).write(to: URL(fileURLWithPath: volume.path("f")))
+        _ = try Data(contentsOf: URL(fileURLWithPath: volume.path("f")))
+        let pid = try #require(volume.daemonPID())
+        let prefix = volume.directory.appendingPathComponent("gcore").path
+        let gcore = Process()
+        gcore.executableURL = URL(fileURLWithPath: "/usr/bin/gcore")
+        gcore.arguments = ["-o", prefix, "\(pid)"]
+        gcore.standardOutput = FileHandle.nullDevice
+        gcore.standardError = FileHandle.nullDevice
+        try gcore.run()
+        gcore.waitUntilExit()
+        let core = try #require(FileManager.default.contents(atPath: prefix + ".\(pid)"), "gcore wrote no core")
+        let scan = MemoryScan(core: Array(core))
+        #expect(scan.bytesScanned > 1 << 20)
+        expectNoSecret(in: scan, of: volume, "\(engine), gcore")
+    }
+
+    /// prlimit(1): Glibc's prlimit(2) wrapper is not visible to Swift.
+    private func abortWithCoreLimitUnlimited(_ pid: pid_t) throws {
+        let prlimit = Process()
+        prlimit.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+        prlimit.arguments = ["--pid", "\(pid)", "--core=unlimited"]
+        try prlimit.run()
+        prlimit.waitUntilExit()
+        try #require(prlimit.terminationStatus == 0, "prlimit failed")
+        kill(pid, SIGABRT)
+    }
+
+    /// The master key, K1, K2, their AES key schedules (encryption and
+    /// decryption, round keys 2-14: 0 and 1 are the key itself) and the
+    /// passphrase: none may be in `scan`. Only names are reported.
+    private func expectNoSecret(in scan: MemoryScan, of volume: VolumeFixture, _ context: String,
+                                sourceLocation: SourceLocation = #_sourceLocation) {
+        var needles: [(String, [UInt8])] = [
             ("master key", volume.masterKey),
             ("XTS data key K1", Array(volume.masterKey[..<32])),
             ("XTS tweak key K2", Array(volume.masterKey[32...])),
             ("passphrase", Array(VolumeFixture.passphrase.utf8)),
         ]
-        let scan = try MemoryScan(pid: pid)
-        #expect(scan.bytesScanned > 1 << 20)
-        // Positive control: the scan does find what the daemon does hold.
-        #expect(scan.contains(Array(volume.cipherDir.utf8)))
-        for (name, needle) in needles {
-            // Only the name is reported: the test never prints a secret.
-            #expect(!scan.contains(needle), "\(engine): the daemon's memory holds the \(name)")
+        for (name, key) in [("K1", Array(volume.masterKey[..<32])), ("K2", Array(volume.masterKey[32...]))] {
+            var encrypt = klfs_aes_key(), decrypt = klfs_aes_key()
+            _ = klfs_aes_expand_key(key, 256, &encrypt, &decrypt)
+            needles.append(("\(name) encryption schedule", roundKeys(encrypt, 2..<15)))
+            needles.append(("\(name) decryption schedule", roundKeys(decrypt, 2..<15)))
+            klfs_wipe(&encrypt, MemoryLayout<klfs_aes_key>.size)  // the schedules die here
+            klfs_wipe(&decrypt, MemoryLayout<klfs_aes_key>.size)
         }
+        // Positive control: the scan does find what the daemon does hold.
+        #expect(scan.contains(Array(volume.cipherDir.utf8)), "\(context): the scan misses the cipher dir",
+                sourceLocation: sourceLocation)
+        for (name, needle) in needles {
+            #expect(!scan.contains(needle), "\(context): the daemon's memory holds the \(name)",
+                    sourceLocation: sourceLocation)
+        }
+    }
+
+    private func roundKeys(_ schedule: klfs_aes_key, _ rounds: Range<Int>) -> [UInt8] {
+        withUnsafeBytes(of: schedule.round_keys) { Array($0[rounds.lowerBound * 16..<rounds.upperBound * 16]) }
     }
 }
 
@@ -37,6 +128,11 @@ import Testing
 struct MemoryScan {
     private(set) var regions: [[UInt8]] = []
     var bytesScanned: Int { regions.reduce(0) { $0 + $1.count } }
+
+    /// A core file, searched whole.
+    init(core: [UInt8]) {
+        regions = [core]
+    }
 
     init(pid: pid_t) throws {
         let maps = try String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8)

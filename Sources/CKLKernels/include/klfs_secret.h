@@ -35,4 +35,9 @@ int klfs_random_bytes(void *buffer, size_t size);
 // Whether this kernel grants memfd_secret(2) to this process.
 bool klfs_memfd_secret_available(void);
 
+// prctl(PR_SET_DUMPABLE, 0): no core dump of this process, and its
+// /proc/PID files (mem, maps, environ) and ptrace refused to anyone but a
+// root with CAP_SYS_PTRACE. Returns 0, or -errno.
+int klfs_forbid_core_dumps(void);
+
 #endif

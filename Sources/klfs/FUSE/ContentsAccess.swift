@@ -84,6 +84,9 @@ extension Filesystem {
         do throws(CipherFileError) {
             return (fd, try CipherFile.create(descriptor: fd, key: volume.key, sectorSize: volume.sectorSize))
         } catch {
+            // The header did not fit (ENOSPC): the create fails, so its name
+            // must not stay behind as an empty file.
+            if exclusive { unlinkat(directory.fd, name, 0) }
             close(fd)
             throw SystemError(error.errno)
         }

@@ -1,4 +1,5 @@
 import CFuse
+import CKLKernels
 import Glibc
 import KLBlock
 import KLEngine
@@ -21,6 +22,12 @@ struct MountRequest {
     let emulation: EmulationOptions
 
     func serve(readiness: Daemon.Readiness?) throws {
+        // Before any secret exists in this process: no core dump of it, and
+        // no /proc/PID/mem or ptrace for anyone but root (docs/THREAT-MODEL.md).
+        let undumpable = klfs_forbid_core_dumps()
+        guard undumpable == 0 else {
+            throw CommandFailure(.internalError, "prctl(PR_SET_DUMPABLE): \(String(cString: strerror(-undumpable)))")
+        }
         // The emulator goes in before any engine code runs and before
         // libfuse starts its worker threads, which inherit CPUID faulting.
         try emulation.apply()
