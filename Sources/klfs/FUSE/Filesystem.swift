@@ -10,6 +10,8 @@ final class Filesystem: @unchecked Sendable {
     let options: FilesystemOptions
     let inodes: InodeTable
     let volume: UnlockedVolume
+    /// Plaintext names to backing names and back (encrypted or as given).
+    let names: NameTranslation
     private let logLock = NSLock()
     private var loggedInodes = Set<BackingID>()
 
@@ -23,6 +25,7 @@ final class Filesystem: @unchecked Sendable {
             throw error
         }
         self.volume = volume
+        self.names = NameTranslation(volume: volume)
         self.options = options
     }
 
@@ -32,9 +35,11 @@ final class Filesystem: @unchecked Sendable {
     }
 
     /// True for the config file at the top of the cipher dir, which the
-    /// mount neither shows nor lets anyone create, replace or remove.
+    /// mount neither shows nor lets anyone create, replace or remove. With
+    /// encrypted names no plaintext name maps to it (and NameTranslation
+    /// hides it from listings), so the check applies to plaintext names only.
     func isHidden(_ name: UnsafePointer<CChar>, in parent: Inode) -> Bool {
-        parent.nodeID == inodes.root.nodeID && String(cString: name) == options.hiddenRootName
+        !names.encrypts && parent.nodeID == inodes.root.nodeID && String(cString: name) == options.hiddenRootName
     }
 
     /// One log line per damaged backing file, however often it is touched.
