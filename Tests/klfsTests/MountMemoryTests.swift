@@ -3,7 +3,7 @@ import Glibc
 import Testing
 
 /// Once the mount is ready, the daemon's readable memory holds no copy of
-/// the master key, of either XTS key, or of the passphrase.
+/// the master key, of either XTS key, of the names key, or of the passphrase.
 @Suite struct MountMemoryTests {
     @Test(arguments: [("keylocker-soft", [String]()), ("keylocker", ["--emulate-keylocker"]), ("aesni", [])])
     func daemonMemoryHoldsNoKeyAndNoPassphrase(engine: String, extra: [String]) throws {
@@ -18,6 +18,7 @@ import Testing
             ("master key", volume.masterKey),
             ("XTS data key K1", Array(volume.masterKey[..<32])),
             ("XTS tweak key K2", Array(volume.masterKey[32...])),
+            ("names key", SpecReader.namesKey(masterKey: volume.masterKey)),
             ("passphrase", Array(VolumeFixture.passphrase.utf8)),
         ]
         let scan = try MemoryScan(pid: pid)
