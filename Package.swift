@@ -51,7 +51,7 @@ let package = Package(
         // Mounts for real through the built klfs binary.
         .testTarget(
             name: "klfsTests",
-            dependencies: ["klfs", "KLBlock", "KLEngine"]
+            dependencies: ["klfs", "KLBlock", "KLEngine", "COpenSSL", "CSodium"]
         ),
         .testTarget(
             name: "KLBlockTests",

@@ -113,3 +113,20 @@ int klfs_softkl_xts_crypt(const klfs_iwkey *iwkey, const uint8_t data_handle[64]
     klfs_wipe(&keys, sizeof keys); // every round key of this call dies here
     return status;
 }
+
+int klfs_softkl_ecb_crypt(const klfs_iwkey *iwkey, const uint8_t handle[64],
+                          klfs_direction direction, const uint8_t *in, uint8_t *out,
+                          size_t blocks) {
+    klfs_aes_key schedule;
+    int status = klfs_softkl_load_key(iwkey, handle, 256, direction, &schedule);
+    if (status == KLFS_OK) {
+        if (direction == KLFS_ENCRYPT)
+            klfs_aes_encrypt_blocks(&schedule, in, out, blocks);
+        else
+            klfs_aes_decrypt_blocks(&schedule, in, out, blocks);
+    } else {
+        memset(out, 0, 16 * blocks);
+    }
+    klfs_wipe(&schedule, sizeof schedule); // the round keys of this call die here
+    return status;
+}

@@ -34,6 +34,21 @@ public struct AESNIEngine: XTSEngine {
         }
         return AESNIXTSKey(schedules: schedules)
     }
+
+    public func makeBlockKey(_ key: SecretBytes) throws(EngineError) -> any BlockCipherKey {
+        // The raw key dies here; its expansion lives on in `schedules`.
+        defer { key.wipe() }
+        try requireAES256Key(key)
+        let schedules = try SecretBytes(count: 2 * MemoryLayout<klfs_aes_key>.stride)
+        schedules.withUnsafeMutableBytes { out in
+            key.withUnsafeBytes { raw in
+                let encrypt = out.baseAddress!.assumingMemoryBound(to: klfs_aes_key.self)
+                _ = klfs_aes_expand_key(raw.baseAddress!.assumingMemoryBound(to: UInt8.self), 256,
+                                        encrypt, encrypt + 1)
+            }
+        }
+        return AESNIBlockKey(schedules: schedules)
+    }
 }
 
 /// An XTS key as expanded AES-NI schedules in secret memory, wiped when
@@ -49,6 +64,30 @@ public struct AESNIXTSKey: XTSKey {
             let key = key.baseAddress!.assumingMemoryBound(to: klfs_aesni_xts_key.self)
             try runKernel(input, output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit) {
                 klfs_aesni_xts_crypt(key, direction.kernelValue, $0, $1, $2, $3, $4)
+            }
+        }
+    }
+}
+
+/// A single-block key as expanded AES-NI schedules in secret memory (the
+/// encryption schedule, then the decryption one), wiped when the last
+/// reference goes. The schedules are only ever reached through pointers, so
+/// no copy of them lands on the stack.
+public struct AESNIBlockKey: BlockCipherKey {
+    let schedules: SecretBytes
+    public var engine: EngineKind { .aesni }
+
+    public func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
+                      into output: UnsafeMutableRawBufferPointer) throws(EngineError) {
+        try schedules.withUnsafeBytes { raw throws(EngineError) in
+            let encrypt = raw.baseAddress!.assumingMemoryBound(to: klfs_aes_key.self)
+            try runBlockKernel(input, output) { input, output, blocks in
+                if direction == .encrypt {
+                    klfs_aes_encrypt_blocks(encrypt, input, output, blocks)
+                } else {
+                    klfs_aes_decrypt_blocks(encrypt + 1, input, output, blocks)
+                }
+                return Int32(KLFS_OK)
             }
         }
     }

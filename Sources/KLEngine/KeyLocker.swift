@@ -37,6 +37,10 @@ public protocol KeyLocker: XTSEngine {
     func xtsKernel(data: UnsafePointer<UInt8>, tweak: UnsafePointer<UInt8>, direction: klfs_direction,
                    input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>,
                    dataUnitSize: Int, units: Int, firstDataUnit: UnsafePointer<UInt8>) -> Int32
+
+    /// One call into the single-block (ECB) kernel; returns a klfs_common.h status.
+    func blockKernel(handle: UnsafePointer<UInt8>, direction: klfs_direction,
+                     input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>, blocks: Int) -> Int32
 }
 
 extension KeyLocker {
@@ -49,6 +53,17 @@ extension KeyLocker {
         let data = try wrap(dataKey, restrictions: [])
         let tweak = try wrap(tweakKey, restrictions: tweakRestrictions)
         return KeyLockerXTSKey(locker: self, dataHandle: data, tweakHandle: tweak)
+    }
+
+    /// The handle carries no restriction: names are both encrypted and
+    /// decrypted. `key` dies inside ``wrap(_:restrictions:)``.
+    public func makeBlockKey(_ key: SecretBytes) throws(EngineError) -> any BlockCipherKey {
+        blockKey(handle: try wrap(key, restrictions: []))
+    }
+
+    /// A single-block key from a handle made earlier (tests alter one).
+    public func blockKey(handle: KeyLockerHandle) -> any BlockCipherKey {
+        KeyLockerBlockKey(locker: self, handle: handle)
     }
 
     /// An XTS key from handles made earlier (tests build restricted ones).
@@ -75,6 +90,24 @@ public struct KeyLockerXTSKey<Locker: KeyLocker>: XTSKey {
                                      direction: direction.kernelValue, input: $0, output: $1,
                                      dataUnitSize: $2, units: $3, firstDataUnit: $4)
                 }
+            }
+        }
+    }
+}
+
+/// A single-block key held as one Key Locker handle.
+public struct KeyLockerBlockKey<Locker: KeyLocker>: BlockCipherKey {
+    public let locker: Locker
+    public let handle: KeyLockerHandle
+
+    public var engine: EngineKind { locker.kind }
+
+    public func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
+                      into output: UnsafeMutableRawBufferPointer) throws(EngineError) {
+        try handle.bytes.withUnsafeBufferPointer { handle throws(EngineError) in
+            try runBlockKernel(input, output) {
+                locker.blockKernel(handle: handle.baseAddress!, direction: direction.kernelValue,
+                                   input: $0, output: $1, blocks: $2)
             }
         }
     }

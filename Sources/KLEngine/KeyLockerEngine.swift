@@ -35,4 +35,9 @@ public struct KeyLockerEngine: KeyLocker {
                           dataUnitSize: Int, units: Int, firstDataUnit: UnsafePointer<UInt8>) -> Int32 {
         klfs_kl_xts_crypt(data, tweak, direction, input, output, dataUnitSize, units, firstDataUnit)
     }
+
+    public func blockKernel(handle: UnsafePointer<UInt8>, direction: klfs_direction,
+                            input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>, blocks: Int) -> Int32 {
+        klfs_kl_ecb_crypt(handle, direction, input, output, blocks)
+    }
 }

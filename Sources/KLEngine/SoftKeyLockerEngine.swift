@@ -46,4 +46,9 @@ public final class SoftKeyLockerEngine: KeyLocker, @unchecked Sendable {
         klfs_softkl_xts_crypt(iwkeyPointer, data, tweak, direction, input, output,
                               dataUnitSize, units, firstDataUnit)
     }
+
+    public func blockKernel(handle: UnsafePointer<UInt8>, direction: klfs_direction,
+                            input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>, blocks: Int) -> Int32 {
+        klfs_softkl_ecb_crypt(iwkeyPointer, handle, direction, input, output, blocks)
+    }
 }

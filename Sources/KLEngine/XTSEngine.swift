@@ -26,6 +26,11 @@ public protocol XTSEngine: Sendable {
     /// both buffers before returning, on success and on failure alike: the
     /// caller never keeps a copy.
     func makeKey(dataKey: SecretBytes, tweakKey: SecretBytes) throws(EngineError) -> any XTSKey
+
+    /// Wraps one AES-256 key (32 bytes) for single-block use in both
+    /// directions, and wipes `key` before returning, on success and on
+    /// failure alike.
+    func makeBlockKey(_ key: SecretBytes) throws(EngineError) -> any BlockCipherKey
 }
 
 /// A wrapped XTS key: encrypts and decrypts runs of data units.

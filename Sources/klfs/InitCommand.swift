@@ -16,6 +16,9 @@ struct InitCommand: ParsableCommand {
     @Option(help: "Sector size in bytes: 512, 1024, 2048 or 4096.")
     var sectorSize: Int = SectorSize.default.bytes
 
+    @Flag(help: "Store file names and symlink targets unencrypted, as volumes made before name encryption do.")
+    var plaintextNames = false
+
     @OptionGroup var passphrase: PassphraseOptions
     @OptionGroup var kdf: KDFOptions
 
@@ -30,10 +33,12 @@ struct InitCommand: ParsableCommand {
             let secret = try passphrase.source.read(prompt: "New passphrase: ", confirm: true)
             let creation = try Volume.create(cipherDir: cipherDir, passphrase: secret,
                                              sectorSize: SectorSize(bytes: sectorSize)!,
-                                             kdf: kdf.cost ?? .default)
+                                             kdf: kdf.cost ?? .default,
+                                             flags: plaintextNames ? [] : [VolumeConfig.encryptedNamesFlag])
             // The printed text of the master key dies when this scope ends.
             defer { creation.masterKeyText.wipe() }
-            writeOut("Created a klfs volume in \(cipherDir): AES-256-XTS, \(sectorSize)-byte sectors.\n"
+            let names = plaintextNames ? "plaintext names" : "encrypted names"
+            writeOut("Created a klfs volume in \(cipherDir): AES-256-XTS, \(sectorSize)-byte sectors, \(names).\n"
                      + "Your master key is:\n\n")
             try MasterKeyText.writeText(creation.masterKeyText, to: STDOUT_FILENO)
             writeOut("\nKeep it on paper, somewhere safe: with it, 'klfs mount --masterkey' opens\n"

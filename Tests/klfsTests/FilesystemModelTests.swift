@@ -5,14 +5,16 @@ import Testing
 
 /// A seeded random walk through the mount against an in-memory model:
 /// writes and reads at unaligned offsets across sector boundaries,
-/// truncates, appends, reopens. The seed is printed on failure; set
+/// truncates, appends, reopens, renames across directories to short and
+/// long names. The 4096-byte run has encrypted names, the 512-byte run
+/// plaintext names. The seed is printed on failure; set
 /// KLFS_MODEL_SEED to replay one.
 @Suite struct FilesystemModelTests {
-    @Test(arguments: [(SectorSize(bytes: 4096)!, 20_000), (SectorSize(bytes: 512)!, 6_000)])
-    func randomOperationsMatchTheModel(sectorSize: SectorSize, operations: Int) throws {
+    @Test(arguments: [(SectorSize(bytes: 4096)!, 20_000, false), (SectorSize(bytes: 512)!, 6_000, true)])
+    func randomOperationsMatchTheModel(sectorSize: SectorSize, operations: Int, plaintextNames: Bool) throws {
         let seed = ProcessInfo.processInfo.environment["KLFS_MODEL_SEED"].flatMap { UInt64($0) }
             ?? UInt64.random(in: 1...UInt64.max)
-        let volume = try VolumeFixture(sectorSize: sectorSize)
+        let volume = try VolumeFixture(sectorSize: sectorSize, plaintextNames: plaintextNames)
         defer { volume.unmount() }
         try volume.requireMount()
         var walk = ModelWalk(volume: volume, sector: sectorSize.bytes, seed: seed)
@@ -34,7 +36,7 @@ import Testing
 }
 
 /// The walk: a few files, each with a read-write descriptor, an O_APPEND
-/// descriptor and its expected contents.
+/// descriptor, its expected contents and its current path.
 struct ModelWalk {
     let volume: VolumeFixture
     let sector: Int
@@ -42,6 +44,8 @@ struct ModelWalk {
     var model: [[UInt8]]
     var readWrite: [Int32]
     var appending: [Int32]
+    var paths: [String]
+    static let directories = ["", "dir-a/", "dir-b/"]
 
     init(volume: VolumeFixture, sector: Int, seed: UInt64) {
         self.volume = volume
@@ -50,6 +54,8 @@ struct ModelWalk {
         model = Array(repeating: [], count: 4)
         readWrite = []
         appending = []
+        paths = (0..<4).map { "model-\($0)" }
+        for directory in Self.directories.dropFirst() { mkdir(volume.path(directory), 0o700) }
         for index in 0..<4 {
             readWrite.append(open(volume.path("model-\(index)"), O_CREAT | O_RDWR, 0o600))
             appending.append(open(volume.path("model-\(index)"), O_WRONLY | O_APPEND))
@@ -99,9 +105,16 @@ struct ModelWalk {
         case 85..<92:
             close(readWrite[file])
             let truncating = Int.random(in: 0..<4, using: &random) == 0
-            readWrite[file] = open(volume.path("model-\(file)"), O_RDWR | (truncating ? O_TRUNC : 0))
+            readWrite[file] = open(volume.path(paths[file]), O_RDWR | (truncating ? O_TRUNC : 0))
             if readWrite[file] < 0 { return "reopen errno \(errno)" }
             if truncating { model[file] = [] }
+        case 92..<96:
+            // Open descriptors follow the file; names up to 248 bytes (long
+            // names from 176 on, when encrypted).
+            let target = Self.directories.randomElement(using: &random)! + "model-\(file)-"
+                + String(repeating: "n", count: Int.random(in: 0...240, using: &random))
+            guard rename(volume.path(paths[file]), volume.path(target)) == 0 else { return "rename errno \(errno)" }
+            paths[file] = target
         default:
             var st = stat()
             guard fstat(readWrite[file], &st) == 0 else { return "fstat errno \(errno)" }
@@ -112,9 +125,14 @@ struct ModelWalk {
 
     func verifyAll() -> String? {
         for (index, expected) in model.enumerated() {
-            let got = try? Data(contentsOf: URL(fileURLWithPath: volume.path("model-\(index)")))
+            let got = try? Data(contentsOf: URL(fileURLWithPath: volume.path(paths[index])))
             if got.map(Array.init) != expected { return "file \(index) differs (\(got?.count ?? -1) vs \(expected.count) bytes)" }
         }
+        let listed = Set(Self.directories.flatMap { directory in
+            ((try? FileManager.default.contentsOfDirectory(atPath: volume.path(directory))) ?? []).map { directory + $0 }
+        })
+        let expected = Set(paths + Self.directories.dropFirst().map { String($0.dropLast()) })
+        if listed != expected { return "listing \(listed.sorted()) differs from \(expected.sorted())" }
         return nil
     }
 

@@ -3,10 +3,11 @@ import Foundation
 import Glibc
 import Testing
 
-/// Every FUSE operation, through a real mount, with plain POSIX calls.
+/// Every FUSE operation, through a real mount, with plain POSIX calls, on
+/// a volume with encrypted names and on one with plaintext names.
 @Suite struct FilesystemOperationTests {
-    @Test func filesReadWriteTruncateAppendAndSync() throws {
-        try withMountedVolume { volume in
+    @Test(arguments: [false, true]) func filesReadWriteTruncateAppendAndSync(plaintextNames: Bool) throws {
+        try withMountedVolume(plaintextNames: plaintextNames) { volume in
             let path = volume.path("file")
             var fd = try posix(open(path, O_CREAT | O_EXCL | O_RDWR, 0o640))
             let first = bytes(10_000, seed: 1)
@@ -43,8 +44,8 @@ import Testing
         }
     }
 
-    @Test func attributesAccessAndStatfs() throws {
-        try withMountedVolume { volume in
+    @Test(arguments: [false, true]) func attributesAccessAndStatfs(plaintextNames: Bool) throws {
+        try withMountedVolume(plaintextNames: plaintextNames) { volume in
             let path = volume.path("attrs")
             try Data("x".utf8).write(to: URL(fileURLWithPath: path))
             #expect(chmod(path, 0o600) == 0)
@@ -67,8 +68,8 @@ import Testing
         }
     }
 
-    @Test func directoriesListingAndTheHiddenConfig() throws {
-        try withMountedVolume { volume in
+    @Test(arguments: [false, true]) func directoriesListingAndTheHiddenConfig(plaintextNames: Bool) throws {
+        try withMountedVolume(plaintextNames: plaintextNames) { volume in
             let directory = volume.path("dir")
             #expect(mkdir(directory, 0o755) == 0)
             let names = (0..<300).map { "entry-\($0)-" + String(repeating: "n", count: $0 % 40) }
@@ -82,18 +83,27 @@ import Testing
             for name in names { #expect(unlink(directory + "/" + name) == 0) }
             #expect(rmdir(directory) == 0)
 
-            // klfs.conf is neither listed, nor reachable, nor creatable.
+            // klfs.conf (and klfs.diriv) is neither listed nor reachable.
             #expect(try FileManager.default.contentsOfDirectory(atPath: volume.mountPoint).isEmpty)
             let config = volume.path("klfs.conf")
             #expect(access(config, F_OK) == -1 && errno == ENOENT)
-            #expect(open(config, O_CREAT | O_RDWR, 0o600) == -1 && errno == EPERM)
-            #expect(mkdir(config, 0o700) == -1 && errno == EPERM)
-            #expect(FileManager.default.fileExists(atPath: volume.backingPath("klfs.conf")))
+            let realConfig = try Data(contentsOf: URL(fileURLWithPath: volume.backingPath("klfs.conf")))
+            if plaintextNames {
+                // Nor creatable: the plaintext name would be the config's.
+                #expect(open(config, O_CREAT | O_RDWR, 0o600) == -1 && errno == EPERM)
+                #expect(mkdir(config, 0o700) == -1 && errno == EPERM)
+            } else {
+                // An encrypted name never collides with it: an ordinary file.
+                try Data("mine".utf8).write(to: URL(fileURLWithPath: config))
+                #expect(try String(contentsOfFile: config, encoding: .utf8) == "mine")
+                #expect(unlink(config) == 0)
+            }
+            #expect(try Data(contentsOf: URL(fileURLWithPath: volume.backingPath("klfs.conf"))) == realConfig)
         }
     }
 
-    @Test func renamesWithNoReplaceAndExchange() throws {
-        try withMountedVolume { volume in
+    @Test(arguments: [false, true]) func renamesWithNoReplaceAndExchange(plaintextNames: Bool) throws {
+        try withMountedVolume(plaintextNames: plaintextNames) { volume in
             let a = volume.path("a"), b = volume.path("b"), c = volume.path("c")
             try Data("A".utf8).write(to: URL(fileURLWithPath: a))
             try Data("B".utf8).write(to: URL(fileURLWithPath: b))
@@ -106,12 +116,14 @@ import Testing
             #expect(rename(b, c) == 0)
             #expect(try attributes(c).st_ino == inodeOfA)
             #expect(try String(contentsOfFile: c, encoding: .utf8) == "A")
-            #expect(rename(c, volume.path("klfs.conf")) == -1 && errno == EPERM)
+            if plaintextNames {
+                #expect(rename(c, volume.path("klfs.conf")) == -1 && errno == EPERM)
+            }
         }
     }
 
-    @Test func linksSymlinksFifosAndMknod() throws {
-        try withMountedVolume { volume in
+    @Test(arguments: [false, true]) func linksSymlinksFifosAndMknod(plaintextNames: Bool) throws {
+        try withMountedVolume(plaintextNames: plaintextNames) { volume in
             let file = volume.path("file"), hard = volume.path("hard"), soft = volume.path("soft")
             try Data("linked".utf8).write(to: URL(fileURLWithPath: file))
             #expect(link(file, hard) == 0)
@@ -122,6 +134,7 @@ import Testing
             #expect(try FileManager.default.destinationOfSymbolicLink(atPath: soft) == "file")
             #expect(try String(contentsOfFile: soft, encoding: .utf8) == "linked")
             #expect(try attributes(soft, follow: false).st_mode & S_IFMT == S_IFLNK)
+            #expect(try attributes(soft, follow: false).st_size == 4)
 
             let fifo = volume.path("fifo")
             #expect(mkfifo(fifo, 0o600) == 0)
@@ -135,8 +148,8 @@ import Testing
         }
     }
 
-    @Test func extendedAttributesPassThrough() throws {
-        try withMountedVolume { volume in
+    @Test(arguments: [false, true]) func extendedAttributesPassThrough(plaintextNames: Bool) throws {
+        try withMountedVolume(plaintextNames: plaintextNames) { volume in
             let path = volume.path("xattr")
             try Data().write(to: URL(fileURLWithPath: path))
             let value = Array("blue".utf8)
@@ -155,8 +168,8 @@ import Testing
         }
     }
 
-    @Test func sparseWritesStaySparseAndReadZeros() throws {
-        try withMountedVolume { volume in
+    @Test(arguments: [false, true]) func sparseWritesStaySparseAndReadZeros(plaintextNames: Bool) throws {
+        try withMountedVolume(plaintextNames: plaintextNames) { volume in
             let path = volume.path("sparse")
             let fd = try posix(open(path, O_CREAT | O_RDWR, 0o600))
             defer { close(fd) }
@@ -164,14 +177,15 @@ import Testing
             #expect(pwrite(fd, data, data.count, 8 << 20) == 100)
             #expect(read(fd, at: 4 << 20, count: 4096) == [UInt8](repeating: 0, count: 4096))
             #expect(read(fd, at: 8 << 20, count: 100) == data)
-            #expect(try attributes(volume.backingPath("sparse")).st_blocks < 64)
+            #expect(try attributes(volume.backingPath(ofMounted: "sparse")).st_blocks < 64)
         }
     }
 
-    @Test func aDamagedBackingFileFailsAloneWithEIO() throws {
-        try withMountedVolume { volume in
+    @Test(arguments: [false, true]) func aDamagedBackingFileFailsAloneWithEIO(plaintextNames: Bool) throws {
+        try withMountedVolume(plaintextNames: plaintextNames) { volume in
             try Data("good".utf8).write(to: URL(fileURLWithPath: volume.path("good")))
-            try Data(repeating: 0x41, count: 5000).write(to: URL(fileURLWithPath: volume.backingPath("bad")))
+            #expect(FileManager.default.createFile(atPath: volume.path("bad"), contents: nil))
+            try Data(repeating: 0x41, count: 5000).write(to: URL(fileURLWithPath: volume.backingPath(ofMounted: "bad")))
             let fd = open(volume.path("bad"), O_RDONLY)
             #expect(fd == -1 && errno == EIO)
             #expect(try String(contentsOfFile: volume.path("good"), encoding: .utf8) == "good")

@@ -18,7 +18,8 @@ final class VolumeFixture {
     /// init's text form of the key, for `mount --masterkey`.
     let masterKeyFile: String
 
-    init(sectorSize: SectorSize = .default) throws {
+    /// `plaintextNames` makes the volume with `init --plaintext-names`.
+    init(sectorSize: SectorSize = .default, plaintextNames: Bool = false) throws {
         directory = URL(fileURLWithPath: NSTemporaryDirectory())
             .appendingPathComponent("klfs-mount-\(UUID().uuidString.prefix(8))")
         cipherDir = directory.appendingPathComponent("cipher").path
@@ -31,7 +32,8 @@ final class VolumeFixture {
         try (Self.passphrase + "\n").write(toFile: passfile, atomically: true, encoding: .utf8)
         let floor = Argon2idCost.floor
         let result = try runKLFS(["init", cipherDir, "--passfile", passfile, "--sector-size", "\(sectorSize.bytes)",
-                                  "--kdf-ops", "\(floor.opslimit)", "--kdf-memory-mib", "\(floor.memlimit >> 20)"])
+                                  "--kdf-ops", "\(floor.opslimit)", "--kdf-memory-mib", "\(floor.memlimit >> 20)"]
+                                 + (plaintextNames ? ["--plaintext-names"] : []))
         try #require(result.status == 0, "init failed: \(result.standardError)")
         // The key is the hex block between these two lines of init's output;
         // it is kept here and in masterKeyFile, never printed.
@@ -102,6 +104,22 @@ final class VolumeFixture {
     func path(_ name: String) -> String { mountPoint + "/" + name }
     func backingPath(_ name: String) -> String { cipherDir + "/" + name }
 
+    /// The backing file of the mounted file `name`, whatever its backing
+    /// name: the one whose inode number the mount reports (st_ino is the
+    /// backing file's).
+    func backingPath(ofMounted name: String) throws -> String {
+        var st = stat()
+        guard lstat(path(name), &st) == 0 else { throw FixtureError.noBackingFile(name) }
+        let walker = FileManager.default.enumerator(atPath: cipherDir)
+        while let relative = walker?.nextObject() as? String {
+            var candidate = stat()
+            if lstat(backingPath(relative), &candidate) == 0 && candidate.st_ino == st.st_ino {
+                return backingPath(relative)
+            }
+        }
+        throw FixtureError.noBackingFile(name)
+    }
+
     deinit {
         unmount()
         try? FileManager.default.removeItem(at: directory)
@@ -110,6 +128,7 @@ final class VolumeFixture {
 
 enum FixtureError: Error {
     case noMasterKeyInInitOutput
+    case noBackingFile(String)
 }
 
 func mountedPaths() -> Set<String> {
@@ -122,8 +141,8 @@ func mountedPaths() -> Set<String> {
 
 /// Mounts a fresh volume, runs `body`, and always unmounts.
 func withMountedVolume(engine: String = "keylocker-soft", sectorSize: SectorSize = .default,
-                       _ body: (VolumeFixture) throws -> Void) throws {
-    let volume = try VolumeFixture(sectorSize: sectorSize)
+                       plaintextNames: Bool = false, _ body: (VolumeFixture) throws -> Void) throws {
+    let volume = try VolumeFixture(sectorSize: sectorSize, plaintextNames: plaintextNames)
     defer { volume.unmount() }
     try volume.requireMount(engine: engine)
     try body(volume)

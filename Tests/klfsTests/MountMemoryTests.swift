@@ -4,8 +4,8 @@ import Glibc
 import Testing
 
 /// Once the mount is ready, the daemon's readable memory holds no copy of
-/// the master key, of either XTS key or its AES key schedule, or of the
-/// passphrase; and the daemon leaves no core dump.
+/// the master key, of either XTS key or its AES key schedule, of the names
+/// key, or of the passphrase; and the daemon leaves no core dump.
 @Suite(.serialized) struct MountMemoryTests {
     @Test(arguments: [("keylocker-soft", [String]()), ("keylocker", ["--emulate-keylocker"]), ("aesni", [])])
     func daemonMemoryHoldsNoKeyAndNoPassphrase(engine: String, extra: [String]) throws {
@@ -89,18 +89,20 @@ import Testing
         kill(pid, SIGABRT)
     }
 
-    /// The master key, K1, K2, their AES key schedules (encryption and
-    /// decryption, round keys 2-14: 0 and 1 are the key itself) and the
-    /// passphrase: none may be in `scan`. Only names are reported.
+    /// The master key, K1, K2, the names key, their AES key schedules
+    /// (encryption and decryption, round keys 2-14: 0 and 1 are the key
+    /// itself) and the passphrase: none may be in `scan`. Only names are reported.
     private func expectNoSecret(in scan: MemoryScan, of volume: VolumeFixture, _ context: String,
                                 sourceLocation: SourceLocation = #_sourceLocation) {
         var needles: [(String, [UInt8])] = [
             ("master key", volume.masterKey),
             ("XTS data key K1", Array(volume.masterKey[..<32])),
             ("XTS tweak key K2", Array(volume.masterKey[32...])),
+            ("names key", SpecReader.namesKey(masterKey: volume.masterKey)),
             ("passphrase", Array(VolumeFixture.passphrase.utf8)),
         ]
-        for (name, key) in [("K1", Array(volume.masterKey[..<32])), ("K2", Array(volume.masterKey[32...]))] {
+        for (name, key) in [("K1", Array(volume.masterKey[..<32])), ("K2", Array(volume.masterKey[32...])),
+                            ("names key", SpecReader.namesKey(masterKey: volume.masterKey))] {
             var encrypt = klfs_aes_key(), decrypt = klfs_aes_key()
             _ = klfs_aes_expand_key(key, 256, &encrypt, &decrypt)
             needles.append(("\(name) encryption schedule", roundKeys(encrypt, 2..<15)))

@@ -25,6 +25,13 @@ int klfs_kl_aesdec256kl(const uint8_t handle[64], uint8_t block[16]);
 int klfs_kl_aesencwide256kl(const uint8_t handle[64], uint8_t blocks[128]);
 int klfs_kl_aesdecwide256kl(const uint8_t handle[64], uint8_t blocks[128]);
 
+// ECB over `blocks` 16-byte blocks through one handle: one AESENC256KL or
+// AESDEC256KL per block (the wide-block name mode needs single blocks, not
+// the 8-block form). in == out is allowed. KLFS_OK, or KLFS_EHANDLE with
+// `out` zeroed when any instruction refused the handle.
+int klfs_kl_ecb_crypt(const uint8_t handle[64], klfs_direction direction,
+                      const uint8_t *in, uint8_t *out, size_t blocks);
+
 // XTS through Key Locker handles. Per data unit: one AESENC256KL makes the
 // first tweak; then one AESENCWIDE256KL / AESDECWIDE256KL per 128 bytes with
 // the 8 blocks in XMM0-7 and the tweaks in XMM8-15; tail blocks one at a

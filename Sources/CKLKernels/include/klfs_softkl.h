@@ -57,6 +57,15 @@ int klfs_softkl_xts_crypt(const klfs_iwkey *iwkey, const uint8_t data_handle[64]
                           const uint8_t *in, uint8_t *out, size_t unit_size,
                           size_t units, const uint8_t first_unit[16]);
 
+// ECB over `blocks` 16-byte blocks through one 256-bit handle, as
+// klfs_kl_ecb_crypt: unwraps the handle once for this call (for the
+// direction asked: a no-decrypt handle refuses decryption), wipes the round
+// keys before returning. in == out is allowed; on KLFS_EHANDLE `out` is
+// zeroed.
+int klfs_softkl_ecb_crypt(const klfs_iwkey *iwkey, const uint8_t handle[64],
+                          klfs_direction direction, const uint8_t *in, uint8_t *out,
+                          size_t blocks);
+
 // The wrap primitive: RFC 8452 AES-256-GCM-SIV from the record keys on
 // (the caller supplies the message-authentication key, the POLYVAL key, and
 // the AES-256 message-encryption key; no per-nonce derivation). Seal writes

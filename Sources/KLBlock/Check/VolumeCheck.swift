@@ -48,19 +48,14 @@ public struct VolumeCheck: Sendable {
         return report
     }
 
-    /// The walk without klfs.conf and its temporary files.
+    /// The walk without the volume's own bookkeeping files.
     private func walkDataFiles(visitFile: (BackingEntry) throws(CipherFileError) -> Void,
                                visitOther: (BackingEntry) -> Void = { _ in },
                                failure: (String, CipherFileError) -> Void) throws(CipherFileError) {
         try BackingTree.walk(cipherDir, visit: { entry throws(CipherFileError) in
-            if entry.isAtRoot && Self.isConfigFile(entry.nameText) { return }
+            if VolumeMetadataNames.contains(entry.nameText, atRoot: entry.isAtRoot) { return }
             if entry.kind == .regularFile { try visitFile(entry) } else { visitOther(entry) }
         }, failure: failure)
-    }
-
-    /// klfs.conf and the `klfs.conf.tmp.<hex>` files its atomic writes use.
-    static func isConfigFile(_ name: String) -> Bool {
-        name == VolumeConfig.fileName || name.hasPrefix(VolumeConfig.fileName + ".tmp.")
     }
 }
 

@@ -1,3 +1,4 @@
+import Glibc
 import KLEngine
 
 /// The volume operations behind `klfs init`, `mount`, `passwd` and `info`.
@@ -6,8 +7,9 @@ import KLEngine
 /// wiped before the function returns, on success and on failure alike.
 public enum Volume {
     /// Creates klfs.conf in an existing, empty `cipherDir` with a fresh
-    /// random master key. Returns the config and the master key's text for
-    /// init to print once.
+    /// random master key (and, with encrypted names, the top directory's
+    /// IV). Returns the config and the master key's text for init to print
+    /// once.
     public static func create(cipherDir: String, passphrase: SecretBytes, sectorSize: SectorSize = .default,
                               kdf: Argon2idCost = .default, flags: [String] = []) throws(VolumeError) -> VolumeCreation {
         // The passphrase dies here, on every path.
@@ -27,6 +29,7 @@ public enum Volume {
         let text = try MasterKeyText.format(masterKey)
         do {
             try ConfigFile.write(config.jsonBytes(), in: cipherDir, replacing: false)
+            if config.encryptsNames { try writeRootIV(in: cipherDir) }
         } catch {
             text.wipe()
             throw error
@@ -86,6 +89,14 @@ public enum Volume {
         VolumeInfo(path: ConfigFile.path(in: cipherDir), config: try VolumeConfig.load(from: cipherDir))
     }
 
+    private static func writeRootIV(in cipherDir: String) throws(VolumeError) {
+        let fd = open(cipherDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw .cipherDirUnusable(path: cipherDir, errno: errno) }
+        defer { close(fd) }
+        let status = DirectoryIV.write(DirectoryIV.random(), in: fd)
+        guard status == 0 else { throw .cipherDirUnusable(path: cipherDir, errno: status) }
+    }
+
     private static func loadUnlockable(_ cipherDir: String) throws(VolumeError) -> VolumeConfig {
         let config = try VolumeConfig.load(from: cipherDir)
         try config.checkUnlockable()
@@ -93,7 +104,8 @@ public enum Volume {
     }
 
     /// Hands K1 and K2 to the engine as two fresh secrets (which makeKey
-    /// wipes) and wipes the master key.
+    /// wipes), and the names key derived from the master key when the
+    /// volume encrypts names, and wipes the master key.
     private static func makeUnlocked(_ config: VolumeConfig, masterKey: SecretBytes,
                                      engine: any XTSEngine) throws(VolumeError) -> UnlockedVolume {
         // The master key dies here, on every path: from now on only the
@@ -117,7 +129,12 @@ public enum Volume {
             // K1 and K2 die inside makeKey.
             return try engine.makeKey(dataKey: dataKey, tweakKey: tweakKey)
         }
-        return UnlockedVolume(config: config, key: key)
+        let names = try engineCall { () throws(EngineError) -> NameCipher? in
+            guard config.encryptsNames else { return nil }
+            // The raw names key dies inside makeBlockKey.
+            return NameCipher(key: try engine.makeBlockKey(try NamesKey.derive(from: masterKey)))
+        }
+        return UnlockedVolume(config: config, key: key, names: names)
     }
 }
 
@@ -134,5 +151,7 @@ public struct VolumeCreation: Sendable {
 public struct UnlockedVolume: Sendable {
     public let config: VolumeConfig
     public let key: any XTSKey
+    /// The names key's cipher, or nil on a volume with plaintext names.
+    public let names: NameCipher?
     public var sectorSize: SectorSize { config.sectorSize }
 }

@@ -4,15 +4,21 @@
 public struct VolumeConfig: Sendable, Equatable {
     public static let currentVersion = 1
     public static let fileName = "klfs.conf"
-    /// Feature flags this build understands. Version 1 defines none; a
-    /// later format change that older builds must not misread adds one.
-    public static let knownFeatureFlags: Set<String> = []
+    /// Feature flags this build understands. A format change that older
+    /// builds must not misread adds one.
+    public static let knownFeatureFlags: Set<String> = [encryptedNamesFlag]
+    /// Names and symlink targets in the cipher dir are encrypted
+    /// (FORMAT.md, "Names"). Volumes without it, made by `init
+    /// --plaintext-names` or before names were encrypted, store them as given.
+    public static let encryptedNamesFlag = "encrypted-names"
 
     public let version: Int
     public internal(set) var kdf: PasswordKDF
     public internal(set) var masterKey: WrappedMasterKey
     public let sectorSize: SectorSize
     public let featureFlags: [String]
+
+    public var encryptsNames: Bool { featureFlags.contains(Self.encryptedNamesFlag) }
 
     /// The flags this build does not understand, in file order.
     public var unknownFeatureFlags: [String] {

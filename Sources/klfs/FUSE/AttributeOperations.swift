@@ -4,11 +4,12 @@ import Glibc
 /// lookup, forget, getattr, setattr, access, statfs.
 extension Filesystem {
     func lookup(_ req: fuse_req_t, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>) throws(SystemError) {
-        var entry = try lookUp(name, in: try inodes.inode(parent))
+        let directory = try inodes.inode(parent)
+        var entry = try lookUp(names.backingName(name, in: directory).name, in: directory)
         fuse_reply_entry(req, &entry)
     }
 
-    /// Resolves `name` in `parent` and counts one kernel lookup of the
+    /// Resolves the backing name `name` in `parent` and counts one kernel lookup of the
     /// result, as every reply carrying an entry must.
     func lookUp(_ name: UnsafePointer<CChar>, in parent: Inode) throws(SystemError) -> fuse_entry_param {
         if isHidden(name, in: parent) { throw SystemError(ENOENT) }
@@ -39,10 +40,12 @@ extension Filesystem {
     }
 
     /// The backing file's attributes with the plaintext size in st_size
+    /// (for a symlink with an encrypted target, the plaintext target's length)
     /// (st_blocks stays the backing file's, which is what the disk holds).
     func attributes(of inode: Inode) throws(SystemError) -> stat {
         var st = try backingAttributes(inode.fd)
         if inode.isRegularFile { st.st_size = off_t(plaintextSize(of: inode)) }
+        if inode.type == S_IFLNK && names.encrypts { st.st_size = off_t((try? names.target(of: inode))?.count ?? 0) }
         return st
     }
 

@@ -45,14 +45,15 @@ extension Filesystem {
             let added = try withUnsafePointer(to: &entry.pointee.d_name) { namePointer throws(SystemError) -> Int in
                 let name = UnsafeRawPointer(namePointer).assumingMemoryBound(to: CChar.self)
                 if isHidden(name, in: directory) { return 0 }
+                guard let plain = names.plaintextName(name, in: directory) else { return 0 }
                 let room = size - used
                 if plus {
-                    return try addEntryPlus(req, buffer + used, room, name, entry.pointee, next, in: directory)
+                    return try addEntryPlus(req, buffer + used, room, plain, name, entry.pointee, next, in: directory)
                 }
                 var st = stat()
                 st.st_ino = entry.pointee.d_ino
                 st.st_mode = mode_t(entry.pointee.d_type) << 12
-                let needed = fuse_add_direntry(req, buffer + used, room, name, &st, next)
+                let needed = fuse_add_direntry(req, buffer + used, room, plain, &st, next)
                 return needed <= room ? needed : -1
             }
             if added < 0 {
@@ -66,11 +67,12 @@ extension Filesystem {
         fuse_reply_buf(req, buffer, used)
     }
 
-    /// One readdirplus entry, or -1 when it does not fit in `room`.
+    /// One readdirplus entry (`name` as listed, `backing` as stored), or
+    /// -1 when it does not fit in `room`.
     private func addEntryPlus(_ req: fuse_req_t, _ buffer: UnsafeMutablePointer<CChar>, _ room: Int,
-                              _ name: UnsafePointer<CChar>, _ raw: dirent, _ next: off_t,
+                              _ name: [CChar], _ backing: UnsafePointer<CChar>, _ raw: dirent, _ next: off_t,
                               in directory: Inode) throws(SystemError) -> Int {
-        let isDot = strcmp(name, ".") == 0 || strcmp(name, "..") == 0
+        let isDot = strcmp(backing, ".") == 0 || strcmp(backing, "..") == 0
         var entry = fuse_entry_param()
         if isDot {
             // No lookup is counted for entries whose ino is 0.
@@ -78,7 +80,7 @@ extension Filesystem {
             entry.attr.st_mode = mode_t(raw.d_type) << 12
         } else {
             do {
-                entry = try lookUp(name, in: directory)
+                entry = try lookUp(backing, in: directory)
             } catch where error.code == ENOENT {
                 return 0  // Removed since the stream read it.
             }
@@ -94,16 +96,21 @@ extension Filesystem {
     func mkdir(_ req: fuse_req_t, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>, _ mode: mode_t) throws(SystemError) {
         let directory = try inodes.inode(parent)
         try refuseHidden(name, in: directory)
-        try checked(Glibc.mkdirat(directory.fd, name, mode))
-        try giveToCaller(req, name, in: directory)
-        var entry = try lookUp(name, in: directory)
+        let backing = try names.backingName(name, in: directory)
+        try names.creating(backing, in: directory) { () throws(SystemError) in
+            try names.makeDirectory(backing.name, mode: mode, in: directory)
+        }
+        try giveToCaller(req, backing.name, in: directory)
+        var entry = try lookUp(backing.name, in: directory)
         fuse_reply_entry(req, &entry)
     }
 
     func rmdir(_ req: fuse_req_t, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>) throws(SystemError) {
         let directory = try inodes.inode(parent)
         if isHidden(name, in: directory) { throw SystemError(ENOENT) }
-        try checked(unlinkat(directory.fd, name, AT_REMOVEDIR))
+        let backing = try names.backingName(name, in: directory)
+        try names.removeDirectory(backing.name, in: directory)
+        names.removed(backing, in: directory)
         fuse_reply_err(req, 0)
     }
 }

@@ -12,19 +12,22 @@ extension Filesystem {
         let directory = try inodes.inode(parent)
         try refuseHidden(name, in: directory)
         if options.readOnly { throw SystemError(EROFS) }
+        let backing = try names.backingName(name, in: directory)
         let created: (fd: Int32, file: CipherFile)
         do {
-            created = try createFile(name, mode: mode, exclusive: true, in: directory)
+            created = try names.creating(backing, in: directory) { () throws(SystemError) in
+                try createFile(backing.name, mode: mode, exclusive: true, in: directory)
+            }
         } catch where error.code == EEXIST && fi.pointee.flags & O_EXCL == 0 {
-            var entry = try lookUp(name, in: directory)
+            var entry = try lookUp(backing.name, in: directory)
             try attachHandle(to: fi, for: try inodes.inode(entry.ino))
             replyCreate(req, &entry, fi)
             return
         }
         var entry: fuse_entry_param
         do {
-            try giveToCaller(req, name, in: directory)
-            entry = try lookUp(name, in: directory)
+            try giveToCaller(req, backing.name, in: directory)
+            entry = try lookUp(backing.name, in: directory)
         } catch {
             close(created.fd)
             throw error

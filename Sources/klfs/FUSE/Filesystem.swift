@@ -10,6 +10,8 @@ final class Filesystem: @unchecked Sendable {
     let options: FilesystemOptions
     let inodes: InodeTable
     let volume: UnlockedVolume
+    /// Plaintext names to backing names and back (encrypted or as given).
+    let names: NameTranslation
     private let logLock = NSLock()
     private var loggedInodes = Set<BackingID>()
 
@@ -23,6 +25,7 @@ final class Filesystem: @unchecked Sendable {
             throw error
         }
         self.volume = volume
+        self.names = NameTranslation(volume: volume)
         self.options = options
     }
 
@@ -31,10 +34,14 @@ final class Filesystem: @unchecked Sendable {
         Unmanaged<Filesystem>.fromOpaque(fuse_req_userdata(req)!).takeUnretainedValue()
     }
 
-    /// True for the config file at the top of the cipher dir, which the
-    /// mount neither shows nor lets anyone create, replace or remove.
+    /// True for the volume's own files (klfs.conf and its temporary files
+    /// at the top, directory IVs, long-name sidecars), which the mount
+    /// neither shows nor lets anyone create, replace or remove. With
+    /// encrypted names no plaintext name maps to them (and NameTranslation
+    /// hides them from listings), so the check applies to plaintext names only.
     func isHidden(_ name: UnsafePointer<CChar>, in parent: Inode) -> Bool {
-        parent.nodeID == inodes.root.nodeID && String(cString: name) == options.hiddenRootName
+        !names.encrypts
+            && VolumeMetadataNames.contains(String(cString: name), atRoot: parent.nodeID == inodes.root.nodeID)
     }
 
     /// One log line per damaged backing file, however often it is touched.

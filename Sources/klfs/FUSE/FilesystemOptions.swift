@@ -11,6 +11,4 @@ struct FilesystemOptions: Sendable {
     var attributeTimeout = 1.0
     /// Idle worker threads libfuse keeps around.
     var maxIdleThreads: UInt32 = 10
-    /// The name at the top of the cipher dir that the mount never shows.
-    var hiddenRootName = VolumeConfig.fileName
 }

@@ -20,18 +20,30 @@ extension Filesystem {
     func unlink(_ req: fuse_req_t, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>) throws(SystemError) {
         let directory = try inodes.inode(parent)
         if isHidden(name, in: directory) { throw SystemError(ENOENT) }
-        try checked(unlinkat(directory.fd, name, 0))
+        let backing = try names.backingName(name, in: directory)
+        try checked(unlinkat(directory.fd, backing.name, 0))
+        names.removed(backing, in: directory)
         fuse_reply_err(req, 0)
     }
 
     /// RENAME_NOREPLACE and RENAME_EXCHANGE go to renameat2 as they are.
+    /// Across directories the name is encrypted under the target's IV. An
+    /// exchange keeps both names, so both long-name sidecars stay.
     func rename(_ req: fuse_req_t, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>,
                 _ newParent: fuse_ino_t, _ newName: UnsafePointer<CChar>, _ flags: UInt32) throws(SystemError) {
         guard flags & ~(cfuse_rename_noreplace | cfuse_rename_exchange) == 0 else { throw SystemError(EINVAL) }
         let from = try inodes.inode(parent), to = try inodes.inode(newParent)
         if isHidden(name, in: from) { throw SystemError(ENOENT) }
         try refuseHidden(newName, in: to)
-        try checked(cfuse_renameat2(from.fd, name, to.fd, newName, flags))
+        let source = try names.backingName(name, in: from), target = try names.backingName(newName, in: to)
+        if flags & cfuse_rename_exchange != 0 {
+            try checked(cfuse_renameat2(from.fd, source.name, to.fd, target.name, flags))
+        } else {
+            try names.creating(target, in: to) { () throws(SystemError) in
+                try checked(cfuse_renameat2(from.fd, source.name, to.fd, target.name, flags))
+            }
+            names.removed(source, in: from)
+        }
         fuse_reply_err(req, 0)
     }
 
@@ -40,28 +52,33 @@ extension Filesystem {
               _ newName: UnsafePointer<CChar>) throws(SystemError) {
         let inode = try inodes.inode(node), directory = try inodes.inode(newParent)
         try refuseHidden(newName, in: directory)
-        try checked(linkat(AT_FDCWD, procPath(inode.fd), directory.fd, newName, AT_SYMLINK_FOLLOW))
-        var entry = try lookUp(newName, in: directory)
+        let backing = try names.backingName(newName, in: directory)
+        try names.creating(backing, in: directory) { () throws(SystemError) in
+            try checked(linkat(AT_FDCWD, procPath(inode.fd), directory.fd, backing.name, AT_SYMLINK_FOLLOW))
+        }
+        var entry = try lookUp(backing.name, in: directory)
         fuse_reply_entry(req, &entry)
     }
 
-    /// Link targets are stored as given: names are not encrypted yet.
+    /// With encrypted names the target is stored encrypted (FORMAT.md,
+    /// "Symlink targets"), else as given.
     func symlink(_ req: fuse_req_t, _ target: UnsafePointer<CChar>, _ parent: fuse_ino_t,
                  _ name: UnsafePointer<CChar>) throws(SystemError) {
         let directory = try inodes.inode(parent)
         try refuseHidden(name, in: directory)
-        try checked(symlinkat(target, directory.fd, name))
-        try giveToCaller(req, name, in: directory)
-        var entry = try lookUp(name, in: directory)
+        let backing = try names.backingName(name, in: directory)
+        let stored = try names.backingTarget(target)
+        try names.creating(backing, in: directory) { () throws(SystemError) in
+            try checked(symlinkat(stored, directory.fd, backing.name))
+        }
+        try giveToCaller(req, backing.name, in: directory)
+        var entry = try lookUp(backing.name, in: directory)
         fuse_reply_entry(req, &entry)
     }
 
     func readlink(_ req: fuse_req_t, _ node: fuse_ino_t) throws(SystemError) {
-        let inode = try inodes.inode(node)
-        var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let length = try checked(readlinkat(inode.fd, "", &target, target.count - 1))
-        target[length] = 0
-        fuse_reply_readlink(req, target)
+        let target = try names.target(of: try inodes.inode(node))
+        fuse_reply_readlink(req, target.map { CChar(bitPattern: $0) } + [0])
     }
 
     /// FIFOs and sockets are made as they are; a regular file becomes an
@@ -71,16 +88,19 @@ extension Filesystem {
                _ mode: mode_t, _ device: dev_t) throws(SystemError) {
         let directory = try inodes.inode(parent)
         try refuseHidden(name, in: directory)
-        switch fileType(mode) {
-        case S_IFIFO, S_IFSOCK:
-            try checked(mknodat(directory.fd, name, mode, 0))
-        case S_IFREG:
-            try createEmptyFile(name, mode: mode, in: directory)
-        default:
-            throw SystemError(EPERM)
+        let backing = try names.backingName(name, in: directory)
+        try names.creating(backing, in: directory) { () throws(SystemError) in
+            switch fileType(mode) {
+            case S_IFIFO, S_IFSOCK:
+                try checked(mknodat(directory.fd, backing.name, mode, 0))
+            case S_IFREG:
+                try createEmptyFile(backing.name, mode: mode, in: directory)
+            default:
+                throw SystemError(EPERM)
+            }
         }
-        try giveToCaller(req, name, in: directory)
-        var entry = try lookUp(name, in: directory)
+        try giveToCaller(req, backing.name, in: directory)
+        var entry = try lookUp(backing.name, in: directory)
         fuse_reply_entry(req, &entry)
     }
 }

@@ -1,0 +1,39 @@
+import Glibc
+
+/// The 16-byte random EME tweak of one backing directory, in the file
+/// `klfs.diriv` inside it (mode 0400), written once when the directory is
+/// made and never changed. Public: it only makes identical names in
+/// different directories encrypt differently.
+public enum DirectoryIV {
+    public static let fileName = "klfs.diriv"
+    public static let size = 16
+
+    /// A fresh random IV.
+    public static func random() -> [UInt8] { publicRandomBytes(size) }
+
+    /// Writes `iv` as the IV of the directory `directoryFD` (any
+    /// descriptor on it, O_PATH included). Fails with EEXIST if it has one.
+    public static func write(_ iv: [UInt8], in directoryFD: Int32) -> Int32 {
+        let fd = openat(directoryFD, fileName, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o400)
+        guard fd >= 0 else { return errno }
+        defer { close(fd) }
+        return iv.withUnsafeBytes { POSIXIO.writeAll(fd, $0) }
+    }
+
+    /// The IV of the directory `directoryFD`; an errno when the file is
+    /// missing or unreadable, EIO when it is not 16 bytes.
+    public static func read(in directoryFD: Int32) -> Result<[UInt8], DirectoryIVError> {
+        let fd = openat(directoryFD, fileName, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return .failure(DirectoryIVError(errno: errno)) }
+        defer { close(fd) }
+        var iv = [UInt8](repeating: 0, count: size + 1)
+        let got = iv.withUnsafeMutableBytes { POSIXIO.readFully(fd, into: $0) }
+        if got < 0 { return .failure(DirectoryIVError(errno: Int32(-got))) }
+        guard got == size else { return .failure(DirectoryIVError(errno: EIO)) }
+        return .success(Array(iv.prefix(size)))
+    }
+}
+
+public struct DirectoryIVError: Error {
+    public let errno: Int32
+}

@@ -1,0 +1,264 @@
+import CFuse
+import Foundation
+import Glibc
+import KLBlock
+import KLEngine
+
+/// A name as the backing directory stores it: the encoded (or, on a
+/// plaintext-names volume, the given) name, and for a long name the full
+/// encoded name its sidecar holds. Names are bytes, not necessarily UTF-8,
+/// so they stay NUL-terminated C strings.
+struct BackingName {
+    let name: [CChar]
+    /// The hashed name and the full encoded name, for a long name.
+    let longName: (hashed: String, encoded: String)?
+
+    init(_ name: UnsafePointer<CChar>) {
+        self.name = cString(name)
+        longName = nil
+    }
+
+    /// An encoded name, hashed when it is too long for the backing filesystem.
+    init(encoded: String) {
+        if encoded.utf8.count > LongName.maxBackingLength {
+            let hashed = LongName.hashedName(of: encoded)
+            name = Array(hashed.utf8CString)
+            longName = (hashed, encoded)
+        } else {
+            name = Array(encoded.utf8CString)
+            longName = nil
+        }
+    }
+}
+
+/// A NUL-terminated copy of a C string.
+func cString(_ pointer: UnsafePointer<CChar>) -> [CChar] {
+    Array(UnsafeBufferPointer(start: pointer, count: strlen(pointer) + 1))
+}
+
+/// Plaintext names in the mount to names in the backing dir and back, for
+/// a volume with encrypted names (FORMAT.md, "Names"), or the identity on a
+/// plaintext-names volume. Every FUSE operation that takes or lists a name
+/// goes through here; the crypto itself is KLBlock's ``NameCipher``.
+///
+/// Directory IVs are cached by node ID (never reused within a mount, so a
+/// cached IV can never belong to another directory); a directory's IV
+/// never changes.
+final class NameTranslation: @unchecked Sendable {
+    private let cipher: NameCipher?
+    private let contentsKey: any XTSKey
+    private let lock = NSLock()
+    private var ivCache: [fuse_ino_t: [UInt8]] = [:]
+    private var logged = Set<String>()
+    private static let ivCacheLimit = 4096
+
+    init(volume: UnlockedVolume) {
+        cipher = volume.names
+        contentsKey = volume.key
+    }
+
+    var encrypts: Bool { cipher != nil }
+
+    /// The backing name of `name` in `directory`.
+    func backingName(_ name: UnsafePointer<CChar>, in directory: Inode) throws(SystemError) -> BackingName {
+        guard let cipher else { return BackingName(name) }
+        let iv = try directoryIV(of: directory)
+        let encoded: String
+        do throws(NameError) {
+            encoded = try cipher.encrypt(UnsafeRawBufferPointer(start: name, count: strlen(name)), directoryIV: iv)
+        } catch {
+            throw systemError(error)
+        }
+        return BackingName(encoded: encoded)
+    }
+
+    /// The plaintext name (NUL-terminated) of the backing entry `name` in
+    /// `directory`, or nil when the mount does not show it: klfs's own
+    /// files (`klfs.*`) silently, anything that does not decrypt with one
+    /// log line.
+    func plaintextName(_ name: UnsafePointer<CChar>, in directory: Inode) -> [CChar]? {
+        guard let cipher, strcmp(name, ".") != 0, strcmp(name, "..") != 0 else { return cString(name) }
+        let backing = String(cString: name)
+        let encoded: String
+        if LongName.isHashedName(backing) {
+            guard let full = LongName.readSidecar(for: backing, in: directory.fd) else {
+                logOnce(directory, backing, "long name without a matching sidecar; not listed")
+                return nil
+            }
+            encoded = full
+        } else if backing.hasPrefix("klfs.") {
+            return nil
+        } else {
+            encoded = backing
+        }
+        do throws(NameError) {
+            let iv: [UInt8]
+            do throws(SystemError) { iv = try directoryIV(of: directory) } catch { return nil }
+            return try cipher.decrypt(encoded.utf8, directoryIV: iv).map { CChar(bitPattern: $0) } + [0]
+        } catch {
+            logOnce(directory, backing, "\(error); not listed")
+            return nil
+        }
+    }
+
+    /// Runs `body`, which makes the entry `backing` in `directory`, with
+    /// the long name's sidecar written first (so a crash leaves an unused
+    /// sidecar, never an entry without one) and removed again if `body`
+    /// fails and the sidecar was new.
+    @discardableResult
+    func creating<R>(_ backing: BackingName, in directory: Inode,
+                     _ body: () throws(SystemError) -> R) throws(SystemError) -> R {
+        let created = try writeSidecar(of: backing, in: directory)
+        do {
+            return try body()
+        } catch {
+            if created { removeSidecar(of: backing, in: directory) }
+            throw error
+        }
+    }
+
+    /// After the entry `backing` left `directory` (unlink, rmdir, rename
+    /// away): its sidecar goes too, unless the name is still there (rename
+    /// between two hard links of one file changes nothing).
+    func removed(_ backing: BackingName, in directory: Inode) {
+        guard backing.longName != nil else { return }
+        var st = stat()
+        if fstatat(directory.fd, backing.name, &st, AT_SYMLINK_NOFOLLOW) == 0 { return }
+        removeSidecar(of: backing, in: directory)
+    }
+
+    /// The target a symlink stores for `target`.
+    func backingTarget(_ target: UnsafePointer<CChar>) throws(SystemError) -> [CChar] {
+        guard encrypts else { return cString(target) }
+        let bytes = Array(UnsafeBufferPointer(start: UnsafeRawPointer(target).assumingMemoryBound(to: UInt8.self),
+                                              count: strlen(target)))
+        do throws(NameError) {
+            return Array(try SymlinkTarget.encrypt(bytes, key: contentsKey).utf8CString)
+        } catch {
+            throw systemError(error)
+        }
+    }
+
+    /// The plaintext target of the symlink `inode`.
+    func target(of inode: Inode) throws(SystemError) -> [UInt8] {
+        var stored = [UInt8](repeating: 0, count: Int(PATH_MAX))
+        let length = try checked(readlinkat(inode.fd, "", &stored, stored.count))
+        stored.removeSubrange(length...)
+        guard encrypts else { return stored }
+        do throws(NameError) {
+            return try SymlinkTarget.decrypt(stored, key: contentsKey)
+        } catch {
+            logOnce(inode, "symlink", "\(error)")
+            throw SystemError(EIO)
+        }
+    }
+
+    // MARK: Directory IVs
+
+    /// The IV of `directory`, read once per node.
+    func directoryIV(of directory: Inode) throws(SystemError) -> [UInt8] {
+        if let iv = lock.withLock({ ivCache[directory.nodeID] }) { return iv }
+        switch DirectoryIV.read(in: directory.fd) {
+        case .success(let iv):
+            lock.withLock {
+                if ivCache.count >= Self.ivCacheLimit { ivCache.removeAll() }
+                ivCache[directory.nodeID] = iv
+            }
+            return iv
+        case .failure(let error):
+            logOnce(directory, DirectoryIV.fileName, "unreadable (\(String(cString: strerror(error.errno)))); names in this directory give EIO")
+            throw SystemError(EIO)
+        }
+    }
+
+    /// mkdir: the new directory `backing` in `parent`, with its IV. A mode
+    /// without owner write is opened up for the one write of the IV.
+    func makeDirectory(_ backing: [CChar], mode: mode_t, in parent: Inode) throws(SystemError) {
+        try checked(mkdirat(parent.fd, backing, mode))
+        guard encrypts else { return }
+        let fd = openat(parent.fd, backing, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        var status = fd >= 0 ? DirectoryIV.write(DirectoryIV.random(), in: fd) : errno
+        if status == EACCES {
+            var st = stat()
+            fstat(fd, &st)
+            fchmod(fd, st.st_mode & 0o7777 | S_IRWXU)
+            status = DirectoryIV.write(DirectoryIV.random(), in: fd)
+            fchmod(fd, st.st_mode & 0o7777)
+        }
+        if fd >= 0 { close(fd) }
+        if status != 0 {
+            unlinkat(parent.fd, backing, AT_REMOVEDIR)
+            throw SystemError(status)
+        }
+    }
+
+    /// rmdir: a directory holding nothing but its IV file counts as empty.
+    /// The IV goes first, and comes back if the directory cannot go.
+    func removeDirectory(_ backing: [CChar], in parent: Inode) throws(SystemError) {
+        guard encrypts else {
+            try checked(unlinkat(parent.fd, backing, AT_REMOVEDIR))
+            return
+        }
+        let fd = try checked(openat(parent.fd, backing, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))
+        defer { close(fd) }
+        try requireOnlyIV(fd)
+        let iv = try? DirectoryIV.read(in: fd).get()
+        if unlinkat(fd, DirectoryIV.fileName, 0) != 0 && errno != ENOENT { throw SystemError.current }
+        if unlinkat(parent.fd, backing, AT_REMOVEDIR) != 0 {
+            let error = SystemError.current
+            if let iv { _ = DirectoryIV.write(iv, in: fd) }
+            throw error
+        }
+    }
+
+    private func requireOnlyIV(_ fd: Int32) throws(SystemError) {
+        let copy = try checked(openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC))
+        guard let stream = fdopendir(copy) else {
+            let error = SystemError.current
+            close(copy)
+            throw error
+        }
+        defer { closedir(stream) }
+        while let entry = readdir(stream) {
+            let name = withUnsafePointer(to: &entry.pointee.d_name) {
+                String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
+            }
+            if name != "." && name != ".." && name != DirectoryIV.fileName { throw SystemError(ENOTEMPTY) }
+        }
+    }
+
+    // MARK: Long-name sidecars
+
+    /// True when this call made the sidecar (false: not a long name, or
+    /// the sidecar was there already, holding the same name).
+    private func writeSidecar(of backing: BackingName, in directory: Inode) throws(SystemError) -> Bool {
+        guard let longName = backing.longName else { return false }
+        switch LongName.writeSidecar(longName.encoded, for: longName.hashed, in: directory.fd) {
+        case 0: return true
+        case EEXIST: return false
+        case let status: throw SystemError(status)
+        }
+    }
+
+    private func removeSidecar(of backing: BackingName, in directory: Inode) {
+        guard let longName = backing.longName else { return }
+        unlinkat(directory.fd, LongName.sidecarName(of: longName.hashed), 0)
+    }
+
+    // MARK: Errors and the log
+
+    private func systemError(_ error: NameError) -> SystemError {
+        switch error {
+        case .nameTooLong: return SystemError(ENAMETOOLONG)
+        case .invalid, .engine: return SystemError(EIO)
+        }
+    }
+
+    /// One log line per bad name per mount, however often it is listed.
+    private func logOnce(_ directory: Inode, _ name: String, _ why: String) {
+        let key = "\(directory.backing.inode)/\(name)"
+        let first = lock.withLock { logged.insert(key).inserted }
+        guard first else { return }
+        cfuse_log(FUSE_LOG_ERR, "klfs: \(name) in backing directory inode \(directory.backing.inode): \(why)")
+    }
+}
