@@ -75,6 +75,8 @@ struct ModelWalk {
                 UInt8.random(in: 0...255, using: &random)
             }
             guard pwrite(readWrite[file], data, data.count, off_t(at)) == data.count else { return "pwrite errno \(errno)" }
+            // A write of 0 bytes changes nothing, even past the end.
+            guard !data.isEmpty else { break }
             if model[file].count < at + data.count { model[file] += [UInt8](repeating: 0, count: at + data.count - model[file].count) }
             model[file].replaceSubrange(at..<(at + data.count), with: data)
         case 35..<65:
