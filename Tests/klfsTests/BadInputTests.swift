@@ -32,7 +32,8 @@ import Testing
     /// and the damaged one can still be listed and removed.
     @Test(arguments: ["bad magic", "truncated header", "size beyond the data"])
     func aDamagedBackingFileGivesEIOAndTheRestWorks(damage: String) throws {
-        try withMountedVolume { volume in
+        // Plaintext names: the test reaches the backing file by its name.
+        try withMountedVolume(plaintextNames: true) { volume in
             let good = bytes(9000, seed: 1)
             try Data(good).write(to: URL(fileURLWithPath: volume.path("good")))
             try Data(bytes(9000, seed: 2)).write(to: URL(fileURLWithPath: volume.path("bad")))
@@ -55,7 +56,8 @@ import Testing
     /// XTS has no integrity: a sector of random bytes decrypts to other
     /// random-looking bytes, with no error; the sectors around it are intact.
     @Test func aSectorOfRandomBytesReadsAsGarbageWithoutAnError() throws {
-        let volume = try VolumeFixture()
+        // Plaintext names: the test reaches the backing file by its name.
+        let volume = try VolumeFixture(plaintextNames: true)
         defer { volume.unmount() }
         try volume.requireMount()
         let original = bytes(3 * 4096, seed: 3)

@@ -132,7 +132,7 @@ enum FixtureError: Error {
 }
 
 func mountedPaths() -> Set<String> {
-    let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+    let text = procFile("/proc/self/mountinfo")
     return Set(text.split(separator: "\n").compactMap { line in
         let fields = line.split(separator: " ")
         return fields.count > 4 ? String(fields[4]) : nil
@@ -146,4 +146,12 @@ func withMountedVolume(engine: String = "keylocker-soft", sectorSize: SectorSize
     defer { volume.unmount() }
     try volume.requireMount(engine: engine)
     try body(volume)
+}
+
+/// The whole of a /proc file. String(contentsOfFile:) and Data(contentsOf:)
+/// stop after the first read, which for seq_file files (mountinfo, maps) is
+/// one page: every line after the first 4 KiB would be missing.
+func procFile(_ path: String) -> String {
+    let data = (try? FileHandle(forReadingAtPath: path)?.readToEnd()) ?? nil
+    return String(decoding: data ?? Data(), as: UTF8.self)
 }

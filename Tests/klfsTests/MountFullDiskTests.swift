@@ -94,11 +94,17 @@ import Testing
 extension VolumeFixture {
     /// Mounts a tmpfs of `megabytes` over the cipher dir, klfs.conf
     /// carried over; the caller unmounts it (after the klfs mount).
+    /// Moves the freshly made volume's files (klfs.conf, the root's
+    /// klfs.diriv with encrypted names) onto a tmpfs mounted over the
+    /// cipher dir.
     func putCipherDirOnTmpfs(megabytes: Int) throws {
-        let config = try Data(contentsOf: URL(fileURLWithPath: backingPath("klfs.conf")))
+        let names = try FileManager.default.contentsOfDirectory(atPath: cipherDir)
+        let files = try names.map { ($0, try Data(contentsOf: URL(fileURLWithPath: backingPath($0)))) }
         try #require(Glibc.mount("tmpfs", cipherDir, "tmpfs", 0, "size=\(megabytes)m,mode=0700") == 0,
                      "mount tmpfs: errno \(errno)")
-        try config.write(to: URL(fileURLWithPath: backingPath("klfs.conf")))
-        chmod(backingPath("klfs.conf"), 0o400)
+        for (name, contents) in files {
+            try contents.write(to: URL(fileURLWithPath: backingPath(name)))
+            chmod(backingPath(name), 0o400)
+        }
     }
 }

@@ -93,7 +93,7 @@ import Testing
         let volume = try VolumeFixture()
         defer { volume.unmount() }
         try volume.requireMount(["-o", "allow_other"])
-        let mountinfo = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        let mountinfo = procFile("/proc/self/mountinfo")
         let line = try #require(mountinfo.split(separator: "\n").first { $0.contains(" \(volume.mountPoint) ") })
         #expect(line.contains("fuse.klfs \(volume.cipherDir)"))
         #expect(line.contains("allow_other") && line.contains("default_permissions"))

@@ -137,7 +137,7 @@ struct MemoryScan {
     }
 
     init(pid: pid_t) throws {
-        let maps = try String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8)
+        let maps = procFile("/proc/\(pid)/maps")
         let memory = open("/proc/\(pid)/mem", O_RDONLY)
         try #require(memory >= 0, "open /proc/\(pid)/mem: errno \(errno)")
         defer { close(memory) }

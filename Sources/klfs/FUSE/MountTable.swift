@@ -11,7 +11,11 @@ struct MountTable {
     let mounts: [Mount]
 
     init() {
-        let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        // FileHandle reads to the end; String(contentsOfFile:) stops after
+        // the first read, one page of a /proc file, which hides every mount
+        // listed after the first 4 KiB.
+        let data = (try? FileHandle(forReadingAtPath: "/proc/self/mountinfo")?.readToEnd()) ?? nil
+        let text = String(decoding: data ?? Data(), as: UTF8.self)
         mounts = text.split(separator: "\n").compactMap(Self.parse)
     }
 
