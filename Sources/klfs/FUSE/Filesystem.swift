@@ -10,6 +10,9 @@ final class Filesystem: @unchecked Sendable {
     let options: FilesystemOptions
     let inodes: InodeTable
     let volume: UnlockedVolume
+    /// Whether the kernel caches writes (granted at INIT, before any other
+    /// request arrives; read-only afterwards).
+    var writebackCache = false
     private let logLock = NSLock()
     private var loggedInodes = Set<BackingID>()
 
