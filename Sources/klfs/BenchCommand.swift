@@ -6,7 +6,8 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput.",
-        subcommands: [EngineBenchCommand.self]
+        subcommands: [AllBenchCommand.self, EngineBenchCommand.self],
+        defaultSubcommand: AllBenchCommand.self
     )
 }
 

@@ -53,19 +53,22 @@ extension Filesystem {
         return SystemError(error.errno)
     }
 
-    /// getattr's st_size: the open file's size, else the header's. A
-    /// damaged file shows as empty (and is logged) so that it can still be
-    /// listed, renamed and removed; reading it gives EIO.
+    /// getattr's st_size: the open file's size, else the last known, else
+    /// the header's. A damaged file shows as empty (and is logged) so that
+    /// it can still be listed, renamed and removed; reading it gives EIO.
     func plaintextSize(of inode: Inode) -> Int {
-        if let size = inode.contents.sizeIfOpen { return size }
+        inode.contents.size { headerSize(of: inode) } ?? 0
+    }
+
+    private func headerSize(of inode: Inode) -> Int? {
         let fd = Glibc.open(procPath(inode.fd), O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return 0 }
+        guard fd >= 0 else { return nil }
         defer { close(fd) }
         do throws(CipherFileError) {
             return try CipherFileHeader.read(fromDescriptor: fd)?.size ?? 0
         } catch {
             _ = failure(error, in: inode)
-            return 0
+            return nil
         }
     }
 

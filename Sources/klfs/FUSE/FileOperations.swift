@@ -39,7 +39,7 @@ extension Filesystem {
             return created
         }
         if !adopted { close(created.fd) }
-        OpenFile(inode: inode, file: file, appends: fi.pointee.flags & O_APPEND != 0).attach(to: fi)
+        attachOpenFile(OpenFile(inode: inode, file: file, appends: appendsInDaemon(fi.pointee.flags)), to: fi)
         replyCreate(req, &entry, fi)
     }
 
@@ -66,7 +66,7 @@ extension Filesystem {
         let writes = flags & O_ACCMODE != O_RDONLY
         if writes && options.readOnly { throw SystemError(EROFS) }
         let file = try acquireContents(of: inode, forWriting: writes)
-        let handle = OpenFile(inode: inode, file: file, appends: flags & O_APPEND != 0)
+        let handle = OpenFile(inode: inode, file: file, appends: appendsInDaemon(flags))
         if writes && flags & O_TRUNC != 0 {
             do {
                 try file.truncate(to: 0)
@@ -75,6 +75,19 @@ extension Filesystem {
                 throw failure(error, in: inode)
             }
         }
+        attachOpenFile(handle, to: fi)
+    }
+
+    /// With the writeback cache the kernel owns the size and sends O_APPEND
+    /// writes at their offsets, which the daemon must then honour.
+    private func appendsInDaemon(_ flags: Int32) -> Bool {
+        flags & O_APPEND != 0 && !writebackCache
+    }
+
+    /// keep_cache: pages cached by an earlier open stay valid, since every
+    /// change to the file goes through this mount (docs/FUSE.md, "Caching").
+    private func attachOpenFile(_ handle: OpenFile, to fi: UnsafeMutablePointer<fuse_file_info>) {
+        fi.pointee.keep_cache = 1
         handle.attach(to: fi)
     }
 
@@ -108,7 +121,8 @@ extension Filesystem {
         fuse_reply_write(req, written)
     }
 
-    /// Writes go to the backing file as they come: nothing to flush.
+    /// The kernel sends a file's dirty pages before FLUSH, and writes go
+    /// to the backing file as they arrive: nothing is left to flush.
     func flush(_ req: fuse_req_t) {
         fuse_reply_err(req, 0)
     }

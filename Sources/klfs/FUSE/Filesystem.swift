@@ -12,6 +12,9 @@ final class Filesystem: @unchecked Sendable {
     let volume: UnlockedVolume
     /// Plaintext names to backing names and back (encrypted or as given).
     let names: NameTranslation
+    /// Whether the kernel caches writes (granted at INIT, before any other
+    /// request arrives; read-only afterwards).
+    var writebackCache = false
     private let logLock = NSLock()
     private var loggedInodes = Set<BackingID>()
 

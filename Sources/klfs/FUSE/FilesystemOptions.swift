@@ -5,6 +5,13 @@ struct FilesystemOptions: Sendable {
     /// Refuse every change (the kernel refuses first under `-o ro`; this
     /// also opens backing files read-only).
     var readOnly = false
+    /// Ask the kernel for its writeback cache (`-o writeback_cache`). Off by
+    /// default: with it, write(2) returns once the page cache holds the
+    /// data, so a full backing store surfaces at fsync or close instead of
+    /// at the write, and a killed daemon loses unsynced writes that had
+    /// already "succeeded". Without it every write reaches the backing file
+    /// before write(2) returns.
+    var writebackCache = false
     /// Seconds the kernel may cache a name's lookup and a file's
     /// attributes. Short, because the backing dir may change under us.
     var entryTimeout = 1.0

@@ -6,6 +6,9 @@ struct MountOptionList {
     /// so that the kernel checks mode bits for them.
     var allowOther = false
     var defaultPermissions = false
+    /// writeback_cache: let the kernel cache writes (faster; see
+    /// FilesystemOptions.writebackCache for what it costs).
+    var writebackCache = false
     var passfile: String?
     var masterkey: String?
     var engine: String?
@@ -27,6 +30,7 @@ struct MountOptionList {
             case ("rw", nil): readOnly = false
             case ("allow_other", nil): allowOther = true
             case ("default_permissions", nil): defaultPermissions = true
+            case ("writeback_cache", nil): writebackCache = true
             case ("passfile", let path?): passfile = path
             case ("masterkey", let path?): masterkey = path
             case ("engine", let choice?): engine = choice

@@ -31,12 +31,14 @@ struct MountRequest {
         // The emulator goes in before any engine code runs and before
         // libfuse starts its worker threads, which inherit CPUID faulting.
         try emulation.apply()
+        raiseDescriptorLimit()
         let volume = try unlock(with: try makeEngine(engine))
         if volume.key.engine == .aesni {
             printError("klfs: engine aesni: the expanded AES-XTS key stays in this process's memory for the mount's life (locked, out of core dumps); the keylocker engines hold only handles")
         }
         var filesystemOptions = FilesystemOptions()
         filesystemOptions.readOnly = options.readOnly
+        filesystemOptions.writebackCache = options.writebackCache
         let filesystem: Filesystem
         do {
             filesystem = try Filesystem(cipherDir: cipherDir, volume: volume, options: filesystemOptions)

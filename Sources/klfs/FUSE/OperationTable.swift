@@ -8,7 +8,9 @@ import Glibc
 /// main-actor isolated, since libfuse calls them from its worker threads.
 func makeOperationTable() -> fuse_lowlevel_ops {
     var ops = fuse_lowlevel_ops()
-    ops.`init` = { _, connection in configureConnection(connection) }
+    ops.`init` = { userdata, connection in
+        configureConnection(connection, for: Unmanaged<Filesystem>.fromOpaque(userdata!).takeUnretainedValue())
+    }
     ops.lookup = { req, parent, name in respond(req) { fs, req throws(SystemError) in try fs.lookup(req, parent, name!) } }
     ops.forget = { req, node, count in
         Filesystem.serving(req!).forget(node, count)
@@ -85,14 +87,33 @@ func makeOperationTable() -> fuse_lowlevel_ops {
     return ops
 }
 
-/// Capabilities asked of the kernel at INIT. Writes go straight through
-/// (no writeback cache: the daemon must see every write to keep sector
-/// read-modify-write under its lock); readdirplus is used when the kernel
-/// thinks it helps.
-private func configureConnection(_ connection: UnsafeMutablePointer<fuse_conn_info>?) {
+/// Capabilities asked of the kernel at INIT (docs/FUSE.md, "Caching").
+///
+/// - Requests of up to 1 MiB (libfuse caps max_write at its 1 MiB buffer and
+///   sets max_pages to match), so large I/O costs few round trips.
+/// - The writeback cache when asked for (`-o writeback_cache`) on a
+///   read-write mount: the kernel gathers small writes into pages and
+///   sends them later in large requests. The daemon
+///   still sees every byte, and each request's sector read-modify-write
+///   still runs under the CipherFile lock; fsync and close flush first.
+///   The kernel then owns the size and places O_APPEND writes itself.
+/// - readdirplus when the kernel thinks it helps.
+private func configureConnection(_ connection: UnsafeMutablePointer<fuse_conn_info>?, for filesystem: Filesystem) {
     guard let connection else { return }
-    connection.pointee.want &= ~UInt32(FUSE_CAP_WRITEBACK_CACHE)
-    if connection.pointee.capable & UInt32(FUSE_CAP_READDIRPLUS_AUTO) != 0 {
+    connection.pointee.max_write = UInt32(largestRequest)
+    connection.pointee.max_readahead = UInt32(largestRequest)
+    let capable = connection.pointee.capable
+    if capable & UInt32(FUSE_CAP_WRITEBACK_CACHE) != 0 && filesystem.options.writebackCache
+        && !filesystem.options.readOnly {
+        connection.pointee.want |= UInt32(FUSE_CAP_WRITEBACK_CACHE)
+        filesystem.writebackCache = true
+    } else {
+        connection.pointee.want &= ~UInt32(FUSE_CAP_WRITEBACK_CACHE)
+    }
+    if capable & UInt32(FUSE_CAP_READDIRPLUS_AUTO) != 0 {
         connection.pointee.want |= UInt32(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO)
     }
 }
+
+/// The largest read or write request asked of the kernel.
+private let largestRequest = 1 << 20

@@ -10,10 +10,21 @@ final class SharedContents: @unchecked Sendable {
     private var file: CipherFile?
     private var descriptor: Int32 = -1
     private var users = 0
+    /// The size the last user left, or that a header read found: every
+    /// change goes through this mount (docs/FUSE.md, "Caching"), so getattr
+    /// need not open the backing file again.
+    private var sizeWhenClosed: Int?
 
-    /// The open file's plaintext size, nil when nobody has it open.
-    var sizeIfOpen: Int? {
-        lock.withLock { file?.size }
+    /// The plaintext size: the open file's, else the last one known, else
+    /// what `readHeader` finds (nil for a damaged file, which is not kept).
+    /// The header is read under the lock, so that a user who opens, changes
+    /// and closes the file meanwhile cannot have its size overwritten.
+    func size(readingHeaderWith readHeader: () -> Int?) -> Int? {
+        lock.withLock {
+            if let file { return file.size }
+            if sizeWhenClosed == nil { sizeWhenClosed = readHeader() }
+            return sizeWhenClosed
+        }
     }
 
     /// Counts one more user, opening the file for the first one with
@@ -37,6 +48,7 @@ final class SharedContents: @unchecked Sendable {
         lock.withLock {
             users -= 1
             if users == 0 {
+                sizeWhenClosed = file?.size
                 file = nil
                 close(descriptor)
                 descriptor = -1
