@@ -53,6 +53,36 @@ import Testing
         }
     }
 
+    /// The damaged file's one log line: written once, however often the
+    /// file is touched (foreground mount, so the log goes to stderr).
+    @Test func aDamagedBackingFileIsLoggedOnce() throws {
+        let volume = try VolumeFixture(plaintextNames: true)
+        defer { volume.unmount() }
+        let log = volume.directory.appendingPathComponent("daemon.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let process = Process()
+        process.executableURL = klfsBinary
+        process.arguments = ["mount", "-f", volume.cipherDir, volume.mountPoint, "--passfile", volume.passfile]
+        process.environment = ["SWIFT_BACKTRACE": "enable=no"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: log)
+        try process.run()
+        for _ in 0..<500 where !volume.isMounted { usleep(10_000) }
+        try #require(volume.isMounted)
+
+        try Data(bytes(9000, seed: 2)).write(to: URL(fileURLWithPath: volume.path("bad")))
+        let fd = try posix(open(volume.backingPath("bad"), O_RDWR))
+        #expect(pwrite(fd, "klfs.xyz", 8, 0) == 8)
+        close(fd)
+        for _ in 0..<3 {
+            #expect(open(volume.path("bad"), O_RDONLY) == -1 && errno == EIO)
+        }
+        #expect(try runKLFS(["unmount", volume.mountPoint]).status == 0)
+        process.waitUntilExit()
+        let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n")
+        #expect(lines.filter { $0.contains("is not a klfs file") }.count == 1, "\(lines)")
+    }
+
     /// XTS has no integrity: a sector of random bytes decrypts to other
     /// random-looking bytes, with no error; the sectors around it are intact.
     @Test func aSectorOfRandomBytesReadsAsGarbageWithoutAnError() throws {
