@@ -59,16 +59,7 @@ import Testing
         let volume = try VolumeFixture(plaintextNames: true)
         defer { volume.unmount() }
         let log = volume.directory.appendingPathComponent("daemon.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let process = Process()
-        process.executableURL = klfsBinary
-        process.arguments = ["mount", "-f", volume.cipherDir, volume.mountPoint, "--passfile", volume.passfile]
-        process.environment = ["SWIFT_BACKTRACE": "enable=no"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: log)
-        try process.run()
-        for _ in 0..<500 where !volume.isMounted { usleep(10_000) }
-        try #require(volume.isMounted)
+        let process = try volume.mountInForeground(logTo: log)
 
         try Data(bytes(9000, seed: 2)).write(to: URL(fileURLWithPath: volume.path("bad")))
         let fd = try posix(open(volume.backingPath("bad"), O_RDWR))

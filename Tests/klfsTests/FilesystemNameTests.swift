@@ -137,17 +137,7 @@ import Testing
         let volume = try VolumeFixture()
         defer { volume.unmount() }
         let log = volume.directory.appendingPathComponent("daemon.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let process = Process()
-        process.executableURL = klfsBinary
-        process.arguments = ["mount", "-f", volume.cipherDir, volume.mountPoint, "--passfile", volume.passfile,
-                             "--engine", "keylocker-soft"]
-        process.environment = ["SWIFT_BACKTRACE": "enable=no"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: log)
-        try process.run()
-        for _ in 0..<500 where !volume.isMounted { usleep(10_000) }
-        try #require(volume.isMounted)
+        let process = try volume.mountInForeground(logTo: log, extraArguments: ["--engine", "keylocker-soft"])
 
         try Data("good".utf8).write(to: URL(fileURLWithPath: volume.path("good")))
         try Data("cut".utf8).write(to: URL(fileURLWithPath: volume.path("cut")))

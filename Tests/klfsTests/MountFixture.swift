@@ -155,3 +155,21 @@ func procFile(_ path: String) -> String {
     let data = (try? FileHandle(forReadingAtPath: path)?.readToEnd()) ?? nil
     return String(decoding: data ?? Data(), as: UTF8.self)
 }
+
+extension VolumeFixture {
+    /// Mounts in the foreground (`-f`) with the daemon's stderr, where it
+    /// logs, going to `log`; returns the daemon once the mount is ready.
+    func mountInForeground(logTo log: URL, extraArguments: [String] = []) throws -> Process {
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let process = Process()
+        process.executableURL = klfsBinary
+        process.arguments = ["mount", "-f", cipherDir, mountPoint, "--passfile", passfile] + extraArguments
+        process.environment = ["SWIFT_BACKTRACE": "enable=no"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: log)
+        try process.run()
+        for _ in 0..<500 where !isMounted { usleep(10_000) }
+        try #require(isMounted)
+        return process
+    }
+}
