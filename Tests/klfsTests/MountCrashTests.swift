@@ -38,6 +38,7 @@ import Testing
         #expect(unmount.status == 0, "\(unmount.standardError)")
         #expect(!volume.isMounted)
         #expect(backingFileProblems(in: volume.cipherDir) == [], "seed \(seed)")
+        expectFsckFindsAtMostTornLastWrites(volume, seed: seed)
 
         try volume.requireMount()
         var synced = 0, torn = 0
@@ -76,6 +77,23 @@ import Testing
             let found = Array(contents[range])
             return found == slice(before, range) || found == slice(after, range)
         }
+    }
+
+    /// `klfs fsck` after the kill: clean, or damaged by torn last writes
+    /// only (and the extra length a torn append may leave, a notice).
+    private func expectFsckFindsAtMostTornLastWrites(_ volume: VolumeFixture, seed: UInt64,
+                                                     sourceLocation: SourceLocation = #_sourceLocation) {
+        guard let result = try? runKLFS(["fsck", volume.cipherDir, "--passfile", volume.passfile, "--json"]),
+              let report = try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any],
+              let findings = report["findings"] as? [[String: Any]] else {
+            Issue.record("seed \(seed): fsck gave no JSON report", sourceLocation: sourceLocation)
+            return
+        }
+        #expect(result.status == 0 || result.status == 40, "seed \(seed): fsck exit \(result.status)",
+                sourceLocation: sourceLocation)
+        let kinds = Set(findings.compactMap { $0["kind"] as? String })
+        #expect(kinds.isSubset(of: ["tornLastSector", "extraLength"]), "seed \(seed): fsck found \(kinds)",
+                sourceLocation: sourceLocation)
     }
 }
 
