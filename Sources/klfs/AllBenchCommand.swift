@@ -23,6 +23,9 @@ struct AllBenchCommand: ParsableCommand {
             printError("bench: step 1/2: engine throughput (klfs bench engine)")
             let engine = try EngineBenchCommand.parse(quick ? ["--rounds", "1", "--seconds", "0.1"] : [])
             try engine.run()
+            // The engine table may sit in stdout's buffer; the script writes to the same
+            // descriptor (fflush(NULL) flushes every stream).
+            fflush(nil)
             printError("bench: step 2/2: filesystems side by side (\(script))")
             let status = try runCompare(script)
             guard status == 0 else {
