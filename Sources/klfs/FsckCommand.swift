@@ -18,11 +18,7 @@ struct FsckCommand: ParsableCommand {
     @Argument(help: "The volume's cipher dir.")
     var cipherDir: String
 
-    @OptionGroup var passphrase: PassphraseOptions
-
-    @Option(help: ArgumentHelp("Unlock with the master key printed by init (hex, from FILE or - for stdin) instead of the passphrase.",
-                               valueName: "FILE"))
-    var masterkey: String?
+    @OptionGroup var key: UnlockOptions
 
     @Option(help: "The engine that decrypts: auto, keylocker, keylocker-soft or aesni.")
     var engine: EngineChoice = .auto
@@ -31,12 +27,6 @@ struct FsckCommand: ParsableCommand {
 
     @Flag(help: "Print the report as JSON on stdout.")
     var json = false
-
-    func validate() throws {
-        guard [passphrase.passfile, passphrase.extpass, masterkey].compactMap({ $0 }).count <= 1 else {
-            throw ValidationError("--passfile, --extpass and --masterkey exclude each other")
-        }
-    }
 
     func run() throws {
         try reportingFailures {
@@ -51,7 +41,7 @@ struct FsckCommand: ParsableCommand {
             let status: ExitStatus = report.isClean ? .success : .problemsFound
             if json {
                 printJSON(FsckJSON(cipherDir: cipherDir, report: report, status: status,
-                                   configAuthenticated: masterkey == nil))
+                                   configAuthenticated: key.masterkey == nil))
             } else {
                 printReport(report)
             }
@@ -80,17 +70,12 @@ struct FsckCommand: ParsableCommand {
         try emulation.apply()
         _ = try VolumeCheck.loadConfig(cipherDir: cipherDir)
         let engine = try makeEngine(self.engine)
-        if let masterkey {
-            let key = masterkey == "-" ? try MasterKeyText.read(from: STDIN_FILENO)
-                                       : try MasterKeyText.read(fromFile: masterkey)
-            return try Volume.unlock(cipherDir: cipherDir, masterKey: key, engine: engine)
-        }
-        return try Volume.unlock(cipherDir: cipherDir, passphrase: try passphrase.source.read(), engine: engine)
+        return try (key.givenKey ?? .passphrase(.terminal)).unlock(cipherDir: cipherDir, engine: engine)
     }
 
     private func printReport(_ report: CheckReport) {
         for finding in report.findings { print(finding) }
-        if masterkey != nil {
+        if key.masterkey != nil {
             print("klfs.conf: notice: unlocked with the master key, so the tag over the config's fields was not verified (a passphrase verifies it)")
         }
         print(report.summary)

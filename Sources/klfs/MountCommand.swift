@@ -24,11 +24,7 @@ struct MountCommand: ParsableCommand {
     @Argument(help: "An existing, empty directory to show the plaintext on.")
     var mountPoint: String
 
-    @OptionGroup var passphrase: PassphraseOptions
-
-    @Option(help: ArgumentHelp("Unlock with the master key printed by init (hex, from FILE or - for stdin) instead of the passphrase.",
-                               valueName: "FILE"))
-    var masterkey: String?
+    @OptionGroup var key: UnlockOptions
 
     @Option(help: "The engine that holds the keys: auto, keylocker, keylocker-soft or aesni.")
     var engine: EngineChoice?
@@ -42,12 +38,6 @@ struct MountCommand: ParsableCommand {
 
     @Flag(name: [.customShort("f"), .customLong("foreground")], help: "Stay in the foreground (logs go to stderr).")
     var foreground = false
-
-    func validate() throws {
-        if masterkey != nil && (passphrase.passfile != nil || passphrase.extpass != nil) {
-            throw ValidationError("--masterkey excludes --passfile and --extpass")
-        }
-    }
 
     func run() throws {
         try reportingFailures {
@@ -72,9 +62,8 @@ struct MountCommand: ParsableCommand {
     }
 
     /// A command-line flag wins over the same setting in -o.
-    private func keySource(_ options: MountOptionList) -> MountRequest.KeySource {
-        if let masterkey { return .masterKey(path: masterkey) }
-        if passphrase.passfile != nil || passphrase.extpass != nil { return .passphrase(passphrase.source) }
+    private func keySource(_ options: MountOptionList) -> UnlockKey {
+        if let given = key.givenKey { return given }
         if let path = options.masterkey { return .masterKey(path: path) }
         if let path = options.passfile { return .passphrase(.file(path: path)) }
         return .passphrase(.terminal)

@@ -8,16 +8,10 @@ import KLEngine
 /// follows: unlock, mount, report readiness, answer requests until
 /// unmounted. Runs in the process that serves (the daemon child).
 struct MountRequest {
-    enum KeySource {
-        case passphrase(PassphraseSource)
-        /// A file holding init's master key text, or "-" for stdin.
-        case masterKey(path: String)
-    }
-
     let cipherDir: String
     let mountPoint: String
     let options: MountOptionList
-    let key: KeySource
+    let key: UnlockKey
     let engine: EngineChoice
     let emulation: EmulationOptions
 
@@ -32,7 +26,7 @@ struct MountRequest {
         // libfuse starts its worker threads, which inherit CPUID faulting.
         try emulation.apply()
         raiseDescriptorLimit()
-        let volume = try unlock(with: try makeEngine(engine))
+        let volume = try key.unlock(cipherDir: cipherDir, engine: try makeEngine(engine))
         if volume.key.engine == .aesni {
             printError("klfs: engine aesni: the expanded AES-XTS key stays in this process's memory for the mount's life (locked, out of core dumps); the keylocker engines hold only handles")
         }
@@ -55,17 +49,6 @@ struct MountRequest {
         let status = session.run(maxIdleThreads: filesystemOptions.maxIdleThreads)
         if status < 0 {
             throw CommandFailure(.internalError, "the FUSE session failed: \(String(cString: strerror(-status)))")
-        }
-    }
-
-    private func unlock(with engine: any XTSEngine) throws(VolumeError) -> UnlockedVolume {
-        switch key {
-        case .passphrase(let source):
-            return try Volume.unlock(cipherDir: cipherDir, passphrase: try source.read(), engine: engine)
-        case .masterKey(let path):
-            let masterKey = path == "-" ? try MasterKeyText.read(from: STDIN_FILENO)
-                                        : try MasterKeyText.read(fromFile: path)
-            return try Volume.unlock(cipherDir: cipherDir, masterKey: masterKey, engine: engine)
         }
     }
 }
