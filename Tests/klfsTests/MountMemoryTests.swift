@@ -11,11 +11,7 @@ import Testing
     func daemonMemoryHoldsNoKeyAndNoPassphrase(engine: String, extra: [String]) throws {
         let volume = try VolumeFixture()
         defer { volume.unmount() }
-        try volume.requireMount(extra, engine: engine)
-        // Use the mount so that every code path has run once.
-        try Data(bytes(20_000, seed: 9)).write(to: URL(fileURLWithPath: volume.path("f")))
-        _ = try Data(contentsOf: URL(fileURLWithPath: volume.path("f")))
-        let pid = try #require(volume.daemonPID())
+        let pid = try mountAndUse(volume, engine: engine, extra)
         let scan = try MemoryScan(pid: pid)
         #expect(scan.bytesScanned > 1 << 20)
         expectNoSecret(in: scan, of: volume, "\(engine), /proc/PID/mem")
@@ -60,10 +56,7 @@ import Testing
     func aDebuggersCoreDumpHoldsNoKeyAndNoPassphrase(engine: String, extra: [String]) throws {
         let volume = try VolumeFixture()
         defer { volume.unmount() }
-        try volume.requireMount(extra, engine: engine)
-        try Data(bytes(20_000, seed: 9)).write(to: URL(fileURLWithPath: volume.path("f")))
-        _ = try Data(contentsOf: URL(fileURLWithPath: volume.path("f")))
-        let pid = try #require(volume.daemonPID())
+        let pid = try mountAndUse(volume, engine: engine, extra)
         let prefix = volume.directory.appendingPathComponent("gcore").path
         let gcore = Process()
         gcore.executableURL = URL(fileURLWithPath: "/usr/bin/gcore")
@@ -76,6 +69,15 @@ import Testing
         let scan = MemoryScan(core: Array(core))
         #expect(scan.bytesScanned > 1 << 20)
         expectNoSecret(in: scan, of: volume, "\(engine), gcore")
+    }
+
+    /// Mounts with `engine`, writes and reads a file so that every code
+    /// path has run once, and returns the daemon's pid.
+    private func mountAndUse(_ volume: VolumeFixture, engine: String, _ extra: [String]) throws -> pid_t {
+        try volume.requireMount(extra, engine: engine)
+        try Data(bytes(20_000, seed: 9)).write(to: URL(fileURLWithPath: volume.path("f")))
+        _ = try Data(contentsOf: URL(fileURLWithPath: volume.path("f")))
+        return try #require(volume.daemonPID())
     }
 
     /// prlimit(1): Glibc's prlimit(2) wrapper is not visible to Swift.

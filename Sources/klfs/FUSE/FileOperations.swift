@@ -94,8 +94,12 @@ extension Filesystem {
     func read(_ req: fuse_req_t, _ size: Int, _ offset: off_t,
               _ fi: UnsafeMutablePointer<fuse_file_info>?) throws(SystemError) {
         let handle = OpenFile.attached(to: fi)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 64)
-        defer { buffer.deallocate() }
+        // The kernel asks for at most 1 MiB (max_pages): the thread's reply
+        // buffer serves every read; a larger one would get its own.
+        let large = size > replyBuffers.capacity
+            ? UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64) : nil
+        defer { large?.deallocate() }
+        let buffer = large ?? replyBuffers.buffer
         let count: Int
         do {
             count = try handle.file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<size]),
@@ -166,3 +170,6 @@ extension Filesystem {
         fuse_reply_err(req, 0)
     }
 }
+
+/// Each worker thread's buffer for read replies.
+private let replyBuffers = PerThreadBuffer(capacity: 1 << 20)
