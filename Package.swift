@@ -48,20 +48,22 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Test helpers shared by the test targets.
+        .target(name: "KLTestSupport", path: "Tests/KLTestSupport"),
         // Mounts for real through the built klfs binary.
         .testTarget(
             name: "klfsTests",
-            dependencies: ["klfs", "KLBlock", "KLEngine", "COpenSSL", "CSodium"]
+            dependencies: ["KLTestSupport", "klfs", "KLBlock", "KLEngine", "COpenSSL", "CSodium"]
         ),
         .testTarget(
             name: "KLBlockTests",
-            dependencies: ["KLBlock", "KLEngine", "COpenSSL"]
+            dependencies: ["KLTestSupport", "KLBlock", "KLEngine", "COpenSSL"]
         ),
         // Every Key Locker instruction form, for the emulator tests.
         .target(name: "CKLInstructionForms", path: "Tests/CKLInstructionForms"),
         .testTarget(
             name: "KLEngineTests",
-            dependencies: ["KLEngine", "CKLKernels", "COpenSSL", "CKLInstructionForms"]
+            dependencies: ["KLTestSupport", "KLEngine", "CKLKernels", "COpenSSL", "CKLInstructionForms"]
         ),
     ]
 )

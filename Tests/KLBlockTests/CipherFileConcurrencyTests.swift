@@ -2,6 +2,7 @@ import Dispatch
 import KLBlock
 import Synchronization
 import Testing
+import KLTestSupport
 
 @Suite struct CipherFileConcurrencyTests {
     static let threads = 4
@@ -20,7 +21,7 @@ import Testing
         let models = Mutex<[Int: [UInt8]]>([:])
         let failures = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: Self.threads) { thread in
-            var generator = CipherFileFixture.Generator(state: UInt64(thread) + 100)
+            var generator = SeededGenerator(seed: UInt64(thread) + 100)
             var owned: [Int: [UInt8]] = [:]
             for _ in 0..<400 {
                 let index = Int.random(in: 0..<stripes / Self.threads, using: &generator) * Self.threads + thread

@@ -2,6 +2,7 @@ import COpenSSL
 import KLBlock
 import KLEngine
 import Testing
+import KLTestSupport
 
 @Suite struct CipherFileFormatTests {
     /// Decrypts backing files with libcrypto's EVP_aes_256_xts using only
@@ -15,7 +16,7 @@ import Testing
         let backing = try directory.backingFile("format")
         let file = try CipherFile.create(descriptor: backing.fd, key: CipherFileFixture.key(),
                                          sectorSize: SectorSize(bytes: sectorBytes)!)
-        var generator = CipherFileFixture.Generator(state: 5)
+        var generator = SeededGenerator(seed: 5)
         var model: [UInt8] = []
         for (offset, length) in [(0, 3 * sectorBytes + 17), (10 * sectorBytes + 3, 2 * sectorBytes), (5, 40)] {
             let data = CipherFileFixture.randomBytes(length, using: &generator)
@@ -82,7 +83,7 @@ import Testing
         let keys = try engines.map { try CipherFileFixture.key($0) }
         let sectorSize = SectorSize(bytes: 1024)!
         let directory = try CipherFileFixture.Directory()
-        var generator = CipherFileFixture.Generator(state: 6)
+        var generator = SeededGenerator(seed: 6)
         let plaintext = CipherFileFixture.randomBytes(5 * 1024 + 333, using: &generator)
         for (writer, writerKey) in zip(engines, keys) {
             let backing = try directory.backingFile("by-\(writer)")

@@ -1,6 +1,7 @@
 import Glibc
 import KLBlock
 import Testing
+import KLTestSupport
 
 @Suite struct CipherFileHoleTests {
     let sectorSize = SectorSize(bytes: 4096)!
@@ -46,7 +47,7 @@ import Testing
         let directory = try CipherFileFixture.Directory()
         let backing = try directory.backingFile("shrink")
         let file = try CipherFile.create(descriptor: backing.fd, key: CipherFileFixture.key(), sectorSize: sectorSize)
-        var generator = CipherFileFixture.Generator(state: 4)
+        var generator = SeededGenerator(seed: 4)
         let original = CipherFileFixture.randomBytes(3 * sectorBytes + 100, using: &generator)
         try file.writeBytes(original, at: 0)
         for newSize in [2 * sectorBytes + 1, sectorBytes + 10, sectorBytes, 7, 0] {

@@ -1,6 +1,7 @@
 import Foundation
 import KLBlock
 import Testing
+import KLTestSupport
 
 /// Seeded random operations against an in-memory model. Set
 /// KLFS_CIPHERFILE_SEED to replay a failure; every message carries the seed.
@@ -9,7 +10,7 @@ import Testing
     func randomOperationsMatchTheModel(sectorBytes: Int, operations: Int) throws {
         let seed = ProcessInfo.processInfo.environment["KLFS_CIPHERFILE_SEED"].flatMap { UInt64($0) }
             ?? UInt64.random(in: .min ... .max)
-        var generator = CipherFileFixture.Generator(state: seed)
+        var generator = SeededGenerator(seed: seed)
         let sectorSize = SectorSize(bytes: sectorBytes)!
         let key = try CipherFileFixture.key()
         let directory = try CipherFileFixture.Directory()

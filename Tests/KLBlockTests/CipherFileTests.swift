@@ -3,6 +3,7 @@ import Glibc
 import KLBlock
 import KLEngine
 import Testing
+import KLTestSupport
 
 @Suite struct CipherFileTests {
     @Test(arguments: [512, 4096])
@@ -10,7 +11,7 @@ import Testing
         let sectorSize = SectorSize(bytes: sectorBytes)!
         let directory = try CipherFileFixture.Directory()
         let key = try CipherFileFixture.key()
-        var generator = CipherFileFixture.Generator(state: 1)
+        var generator = SeededGenerator(seed: 1)
         for size in CipherFileFixture.sizesUpTo3SectorsPlus1(sectorBytes) {
             let plaintext = CipherFileFixture.randomBytes(size, using: &generator)
             let backing = try directory.backingFile("size-\(size)")
@@ -36,7 +37,7 @@ import Testing
         let backing = try directory.backingFile("unaligned")
         let file = try CipherFile.create(descriptor: backing.fd, key: CipherFileFixture.key(), sectorSize: sectorSize)
         var model: [UInt8] = []
-        var generator = CipherFileFixture.Generator(state: 2)
+        var generator = SeededGenerator(seed: 2)
         for offset in points {
             for length in points where length > 0 {
                 let data = CipherFileFixture.randomBytes(length, using: &generator)
@@ -58,7 +59,7 @@ import Testing
         let file = try CipherFile.create(descriptor: backing.fd, key: CipherFileFixture.key(),
                                          sectorSize: SectorSize(bytes: 512)!)
         var model: [UInt8] = []
-        var generator = CipherFileFixture.Generator(state: 3)
+        var generator = SeededGenerator(seed: 3)
         for round in 0..<60 {
             let data = CipherFileFixture.randomBytes(Int.random(in: 0...1500, using: &generator), using: &generator)
             let landed = try data.withUnsafeBytes { try file.append($0) }
@@ -126,18 +127,6 @@ import Testing
 
 /// Shared by the CipherFile test suites.
 enum CipherFileFixture {
-    /// SplitMix64: small, seeded, so a failure can be replayed.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static func randomBytes<R: RandomNumberGenerator>(_ count: Int, using generator: inout R) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
         for index in bytes.indices { bytes[index] = UInt8.random(in: .min ... .max, using: &generator) }

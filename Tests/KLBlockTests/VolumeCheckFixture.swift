@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 @testable import KLBlock
 import KLEngine
+import KLTestSupport
 
 /// An unlocked volume in a temporary cipher dir, with helpers to make
 /// backing files through CipherFile and to damage them afterwards.
@@ -63,7 +64,7 @@ final class VolumeCheckFixture {
 
     /// Seeded bytes, so a failure replays.
     static func pattern(_ count: Int, seed: UInt64 = 1) -> [UInt8] {
-        var generator = CipherFileFixture.Generator(state: seed)
+        var generator = SeededGenerator(seed: seed)
         return CipherFileFixture.randomBytes(count, using: &generator)
     }
 }

@@ -1,12 +1,13 @@
 import COpenSSL
 import KLEngine
 import Testing
+import KLTestSupport
 
 /// The single-block (ECB) key every engine makes for name encryption.
 @Suite struct BlockCipherKeyTests {
     @Test func everyEngineMatchesOpenSSLECBInBothDirections() throws {
         let seed = UInt64.random(in: .min ... .max)
-        var generator = SplitMix64(state: seed)
+        var generator = SeededGenerator(seed: seed)
         for engine in try allEngines() {
             for round in 0..<24 {
                 let keyBytes = randomBytes(32, using: &generator)

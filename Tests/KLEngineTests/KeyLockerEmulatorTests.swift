@@ -1,6 +1,7 @@
 import CKLInstructionForms
 import CKLKernels
 import Testing
+import KLTestSupport
 
 /// The real Key Locker code path (keylocker_x86_64.S) and every instruction
 /// form, run under the instruction-level emulator and compared with the
@@ -42,7 +43,7 @@ struct KeyLockerEmulatorTests {
     }
 
     @Test func everyInstructionFormMatchesTheSoftwareModel() throws {
-        var generator = SplitMix64(state: 0x4B4C_5052_4F42)
+        var generator = SeededGenerator(seed: 0x4B4C_5052_4F42)
         let formCount = klfs_probe_form_count()
         #expect(formCount == 164)
         for index in 0..<formCount {
@@ -57,7 +58,7 @@ struct KeyLockerEmulatorTests {
     }
 
     @Test func refusedHandlesSetZFAndLeaveTheBlockAlone() {
-        var generator = SplitMix64(state: 7)
+        var generator = SeededGenerator(seed: 7)
         let key = randomBytes(32, using: &generator)
         let plain = randomBytes(128, using: &generator)
         let handle = encodeKey256(key, restrictions: 0)
@@ -96,7 +97,7 @@ struct KeyLockerEmulatorTests {
 
     @Test(arguments: [512, 4096, 17, 100, 4000])
     func xtsMatchesTheAESNIEngine(dataUnitSize: Int) throws {
-        var generator = SplitMix64(state: UInt64(dataUnitSize))
+        var generator = SeededGenerator(seed: UInt64(dataUnitSize))
         let dataKey = randomBytes(32, using: &generator)
         let tweakKey = randomBytes(32, using: &generator)
         let dataHandle = encodeKey256(dataKey, restrictions: 0)
@@ -148,7 +149,7 @@ struct KeyLockerEmulatorTests {
     // MARK: - One probe against the software model
 
     private func checkEncodeKey(_ form: klfs_probe_form,
-                                using generator: inout SplitMix64) throws {
+                                using generator: inout SeededGenerator) throws {
         let name = String(cString: form.name)
         let wide = form.instruction == KLFS_PROBE_ENCODEKEY256.rawValue
         let keyBits: UInt32 = wide ? 256 : 128
@@ -185,7 +186,7 @@ struct KeyLockerEmulatorTests {
     }
 
     private func checkAES(_ form: klfs_probe_form, refused: Bool,
-                          using generator: inout SplitMix64) throws {
+                          using generator: inout SeededGenerator) throws {
         let name = String(cString: form.name) + (refused ? " (refused)" : "")
         let instruction = klfs_probe_instruction(form.instruction)
         let aes256 = [KLFS_PROBE_AESENC256KL, KLFS_PROBE_AESDEC256KL,
@@ -242,7 +243,7 @@ struct KeyLockerEmulatorTests {
         return counters
     }
 
-    private func randomState(using generator: inout SplitMix64) -> klfs_probe_state {
+    private func randomState(using generator: inout SeededGenerator) -> klfs_probe_state {
         var state = klfs_probe_state()
         for register in 0..<16 { state.setXMMRegister(register, randomBytes(16, using: &generator)) }
         return state

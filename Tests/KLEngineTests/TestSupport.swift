@@ -29,17 +29,6 @@ func randomBytes<R: RandomNumberGenerator>(_ count: Int, using generator: inout 
     (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
 }
 
-/// A small seeded generator, so a failure can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Every engine, the keylocker one running under the emulator. Call on the
 /// thread that uses the result: CPUID faulting is per thread.

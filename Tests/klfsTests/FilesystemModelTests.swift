@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import KLBlock
 import Testing
+import KLTestSupport
 
 /// A seeded random walk through the mount against an in-memory model:
 /// writes and reads at unaligned offsets across sector boundaries,

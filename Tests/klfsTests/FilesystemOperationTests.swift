@@ -2,6 +2,7 @@ import CFuse
 import Foundation
 import Glibc
 import Testing
+import KLTestSupport
 
 /// Every FUSE operation, through a real mount, with plain POSIX calls, on
 /// a volume with encrypted names and on one with plaintext names.
@@ -233,17 +234,4 @@ func read(_ fd: Int32, at offset: Int, count: Int) -> [UInt8] {
 func bytes(_ count: Int, seed: UInt64) -> [UInt8] {
     var generator = SeededGenerator(seed: seed)
     return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
-}
-
-/// SplitMix64: reproducible from a printed seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import KLBlock
 import Testing
+import KLTestSupport
 
 /// Four writers on overlapping unaligned ranges of one file and on a file
 /// each, with readers and renames running alongside, through the mount.

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import KLBlock
 import Testing
+import KLTestSupport
 
 /// kill -9 of the daemon in the middle of a write load (docs/FORMAT.md,
 /// "Write order and crashes"). The kernel outlives the daemon, so every
