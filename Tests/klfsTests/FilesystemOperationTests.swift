@@ -149,8 +149,8 @@ import KLTestSupport
         }
     }
 
-    @Test(arguments: [false, true]) func extendedAttributesPassThrough(plaintextNames: Bool) throws {
-        try withMountedVolume(plaintextNames: plaintextNames) { volume in
+    @Test(arguments: [false, true]) func extendedAttributesPassThroughWithTheXattrOption(plaintextNames: Bool) throws {
+        try withMountedVolume(plaintextNames: plaintextNames, mountArguments: ["-o", "xattr"]) { volume in
             let path = volume.path("xattr")
             try Data().write(to: URL(fileURLWithPath: path))
             let value = Array("blue".utf8)
@@ -166,6 +166,23 @@ import KLTestSupport
             #expect(listed.split(separator: "\0").contains("user.colour"))
             #expect(removexattr(path, "user.colour") == 0)
             #expect(getxattr(path, "user.colour", nil, 0) == -1 && errno == ENODATA)
+        }
+    }
+
+    @Test func extendedAttributesAreUnsupportedByDefault() throws {
+        try withMountedVolume { volume in
+            let path = volume.path("no-xattr")
+            try Data("x".utf8).write(to: URL(fileURLWithPath: path))
+            let value = Array("blue".utf8)
+            #expect(setxattr(path, "user.colour", value, value.count, 0) == -1 && errno == EOPNOTSUPP)
+            #expect(getxattr(path, "user.colour", nil, 0) == -1 && errno == EOPNOTSUPP)
+            var names = [CChar](repeating: 0, count: 64)
+            #expect(listxattr(path, &names, names.count) == -1 && errno == EOPNOTSUPP)
+            #expect(removexattr(path, "user.colour") == -1 && errno == EOPNOTSUPP)
+            // Nothing reached the backing files.
+            for backing in try FileManager.default.subpathsOfDirectory(atPath: volume.cipherDir) {
+                #expect(listxattr(volume.cipherDir + "/" + backing, &names, names.count) == 0)
+            }
         }
     }
 

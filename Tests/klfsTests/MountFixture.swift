@@ -141,10 +141,11 @@ func mountedPaths() -> Set<String> {
 
 /// Mounts a fresh volume, runs `body`, and always unmounts.
 func withMountedVolume(engine: String = "keylocker-soft", sectorSize: SectorSize = .default,
-                       plaintextNames: Bool = false, _ body: (VolumeFixture) throws -> Void) throws {
+                       plaintextNames: Bool = false, mountArguments: [String] = [],
+                       _ body: (VolumeFixture) throws -> Void) throws {
     let volume = try VolumeFixture(sectorSize: sectorSize, plaintextNames: plaintextNames)
     defer { volume.unmount() }
-    try volume.requireMount(engine: engine)
+    try volume.requireMount(mountArguments, engine: engine)
     try body(volume)
 }
 

@@ -9,6 +9,8 @@ struct MountOptionList {
     /// writeback_cache: let the kernel cache writes (faster; see
     /// FilesystemOptions.writebackCache for what it costs).
     var writebackCache = false
+    /// xattr: pass extended attributes through, unencrypted.
+    var extendedAttributes = false
     var passfile: String?
     var masterkey: String?
     var engine: String?
@@ -31,6 +33,7 @@ struct MountOptionList {
             case ("allow_other", nil): allowOther = true
             case ("default_permissions", nil): defaultPermissions = true
             case ("writeback_cache", nil): writebackCache = true
+            case ("xattr", nil): extendedAttributes = true
             case ("passfile", let path?): passfile = path
             case ("masterkey", let path?): masterkey = path
             case ("engine", let choice?): engine = choice

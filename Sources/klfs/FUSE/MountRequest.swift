@@ -33,6 +33,7 @@ struct MountRequest {
         var filesystemOptions = FilesystemOptions()
         filesystemOptions.readOnly = options.readOnly
         filesystemOptions.writebackCache = options.writebackCache
+        filesystemOptions.extendedAttributes = options.extendedAttributes
         let filesystem: Filesystem
         do {
             filesystem = try Filesystem(cipherDir: cipherDir, volume: volume, options: filesystemOptions)

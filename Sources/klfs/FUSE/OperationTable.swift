@@ -57,7 +57,6 @@ func makeOperationTable() -> fuse_lowlevel_ops {
     ops.write = { req, _, data, size, offset, fi in
         respond(req) { fs, req throws(SystemError) in try fs.write(req, data, size, offset, fi) }
     }
-    ops.flush = { req, _, _ in respond(req) { fs, req throws(SystemError) in fs.flush(req) } }
     ops.release = { req, _, fi in respond(req) { fs, req throws(SystemError) in fs.release(req, fi) } }
     ops.fsync = { req, _, _, fi in respond(req) { fs, req throws(SystemError) in try fs.fsync(req, fi) } }
     ops.fallocate = { req, _, mode, offset, length, fi in
