@@ -46,11 +46,6 @@ struct fuse_session *cfuse_session_new(int argc, const char *const *argv,
     return session;
 }
 
-int cfuse_session_loop_mt(struct fuse_session *session, unsigned max_idle_threads) {
-    struct fuse_loop_config config = { .clone_fd = 0, .max_idle_threads = max_idle_threads };
-    return fuse_session_loop_mt(session, &config);
-}
-
 int cfuse_renameat2(int olddirfd, const char *oldpath, int newdirfd,
                     const char *newpath, unsigned int flags) {
     return renameat2(olddirfd, oldpath, newdirfd, newpath, flags);

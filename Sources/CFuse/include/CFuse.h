@@ -23,8 +23,11 @@ struct fuse_session *cfuse_session_new(int argc, const char *const *argv,
                                        const struct fuse_lowlevel_ops *ops,
                                        void *userdata);
 
-// fuse_session_loop_mt is a macro whose target depends on FUSE_USE_VERSION.
-int cfuse_session_loop_mt(struct fuse_session *session, unsigned max_idle_threads);
+// Serves requests on `workers` threads (the caller's among them) until
+// the session ends; a worker that finishes a request keeps asking for the
+// next one for up to spin_ns before it sleeps (session_loop.c says why).
+// Returns 0, or the negative errno reading the device failed with.
+int cfuse_session_loop(struct fuse_session *session, unsigned workers, long spin_ns);
 
 // renameat2(2): not exported by Swift's Glibc module.
 int cfuse_renameat2(int olddirfd, const char *oldpath, int newdirfd,

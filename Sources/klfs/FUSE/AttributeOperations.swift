@@ -23,28 +23,29 @@ extension Filesystem {
         }
         let inode = inodes.remember(fd: fd, attributes: st)
         do throws(SystemError) {
-            return try entry(for: inode)
+            var entry = fuse_entry_param()
+            entry.ino = inode.nodeID
+            entry.attr = try attributes(of: inode, backing: st, header: .name(name, in: parent))
+            entry.attr_timeout = options.attributeTimeout
+            entry.entry_timeout = options.entryTimeout
+            return entry
         } catch {
             inodes.forget(inode.nodeID, count: 1)
             throw error
         }
     }
 
-    func entry(for inode: Inode) throws(SystemError) -> fuse_entry_param {
-        var entry = fuse_entry_param()
-        entry.ino = inode.nodeID
-        entry.attr = try attributes(of: inode)
-        entry.attr_timeout = options.attributeTimeout
-        entry.entry_timeout = options.entryTimeout
-        return entry
-    }
-
     /// The backing file's attributes with the plaintext size in st_size
     /// (for a symlink with an encrypted target, the plaintext target's length)
     /// (st_blocks stays the backing file's, which is what the disk holds).
     func attributes(of inode: Inode) throws(SystemError) -> stat {
-        var st = try backingAttributes(inode.fd)
-        if inode.isRegularFile { st.st_size = off_t(plaintextSize(of: inode)) }
+        try attributes(of: inode, backing: try backingAttributes(inode.fd), header: .descriptor)
+    }
+
+    /// `st` is the backing file's stat, just taken.
+    private func attributes(of inode: Inode, backing st: stat, header: HeaderLocation) throws(SystemError) -> stat {
+        var st = st
+        if inode.isRegularFile { st.st_size = off_t(plaintextSize(of: inode, header: header)) }
         if inode.type == S_IFLNK && names.encrypts { st.st_size = off_t((try? names.target(of: inode))?.count ?? 0) }
         return st
     }

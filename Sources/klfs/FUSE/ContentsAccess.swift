@@ -56,13 +56,12 @@ extension Filesystem {
     /// getattr's st_size: the open file's size, else the last known, else
     /// the header's. A damaged file shows as empty (and is logged) so that
     /// it can still be listed, renamed and removed; reading it gives EIO.
-    func plaintextSize(of inode: Inode) -> Int {
-        inode.contents.size { headerSize(of: inode) } ?? 0
+    func plaintextSize(of inode: Inode, header: HeaderLocation = .descriptor) -> Int {
+        inode.contents.size { headerSize(of: inode, at: header) } ?? 0
     }
 
-    private func headerSize(of inode: Inode) -> Int? {
-        let fd = Glibc.open(procPath(inode.fd), O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
+    private func headerSize(of inode: Inode, at location: HeaderLocation) -> Int? {
+        guard let fd = location.open(inode) else { return nil }
         defer { close(fd) }
         do throws(CipherFileError) {
             return try CipherFileHeader.read(fromDescriptor: fd)?.size ?? 0
@@ -99,5 +98,29 @@ extension Filesystem {
     func createEmptyFile(_ name: UnsafePointer<CChar>, mode: mode_t, in directory: Inode) throws(SystemError) {
         let (fd, _) = try createFile(name, mode: mode, exclusive: true, in: directory)
         close(fd)
+    }
+}
+
+/// How to reach a regular file to read its header: by the name a lookup
+/// just resolved (one path step) or through /proc/self/fd of the inode's
+/// O_PATH descriptor (a walk through procfs, more than twice the cost).
+enum HeaderLocation {
+    case name(UnsafePointer<CChar>, in: Inode)
+    case descriptor
+
+    /// A read-only descriptor on the inode's backing file, or nil. A name
+    /// that leads elsewhere by now (renamed meanwhile) falls back to the
+    /// descriptor, so the size read is always this inode's.
+    func open(_ inode: Inode) -> Int32? {
+        if case .name(let name, let parent) = self {
+            let fd = openat(parent.fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+            if fd >= 0 {
+                var st = stat()
+                if fstat(fd, &st) == 0 && BackingID(st) == inode.backing { return fd }
+                close(fd)
+            }
+        }
+        let fd = Glibc.open(procPath(inode.fd), O_RDONLY | O_CLOEXEC)
+        return fd >= 0 ? fd : nil
     }
 }

@@ -40,10 +40,10 @@ final class FUSESession {
         mounted = true
     }
 
-    /// Serves requests on libfuse's worker threads until unmounted or
-    /// signalled; returns libfuse's status (0, or a negative errno).
-    func run(maxIdleThreads: UInt32) -> Int32 {
-        cfuse_session_loop_mt(session, maxIdleThreads)
+    /// Serves requests on `workers` threads until unmounted or signalled;
+    /// returns 0 or a negative errno.
+    func run(workers: UInt32, spinNanoseconds: Int) -> Int32 {
+        cfuse_session_loop(session, workers, spinNanoseconds)
     }
 
     deinit {

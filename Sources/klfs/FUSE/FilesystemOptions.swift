@@ -1,3 +1,4 @@
+import Foundation
 import KLBlock
 
 /// How the FUSE layer serves a volume, chosen at mount time.
@@ -22,6 +23,9 @@ struct FilesystemOptions: Sendable {
     /// attributes. Short, because the backing dir may change under us.
     var entryTimeout = 1.0
     var attributeTimeout = 1.0
-    /// Idle worker threads libfuse keeps around.
-    var maxIdleThreads: UInt32 = 10
+    /// Threads serving requests (libfuse's default cap on its own pool).
+    var workers: UInt32 = 10
+    /// How long the worker that finished a request keeps asking for the
+    /// next before it sleeps (Sources/CFuse/session_loop.c says why).
+    var spinNanoseconds = ProcessInfo.processInfo.environment["KLFS_SPIN_NS"].flatMap { Int($0) } ?? 50_000
 }

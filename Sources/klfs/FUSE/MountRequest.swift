@@ -47,7 +47,7 @@ struct MountRequest {
             cfuse_log_to_syslog("klfs")
             readiness.signal()
         }
-        let status = session.run(maxIdleThreads: filesystemOptions.maxIdleThreads)
+        let status = session.run(workers: filesystemOptions.workers, spinNanoseconds: filesystemOptions.spinNanoseconds)
         if status < 0 {
             throw CommandFailure(.internalError, "the FUSE session failed: \(String(cString: strerror(-status)))")
         }
