@@ -24,7 +24,7 @@ extension Filesystem {
             }
         } catch where error.code == EEXIST && fi.pointee.flags & O_EXCL == 0 {
             var entry = try lookUp(backing.name, in: directory)
-            try attachHandle(to: fi, for: try inodes.inode(entry.ino))
+            try attachHandle(req, to: fi, for: try inodes.inode(entry.ino))
             replyCreate(req, &entry, fi)
             return
         }
@@ -56,7 +56,7 @@ extension Filesystem {
     }
 
     func open(_ req: fuse_req_t, _ node: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>) throws(SystemError) {
-        try attachHandle(to: fi, for: try inodes.inode(node))
+        try attachHandle(req, to: fi, for: try inodes.inode(node))
         if fuse_reply_open(req, fi) != 0 {
             OpenFile.detach(from: fi).close()
         }
@@ -64,7 +64,8 @@ extension Filesystem {
 
     /// Opens the inode's contents for one handle, applying O_TRUNC (the
     /// kernel usually sends a setattr instead, but may not).
-    private func attachHandle(to fi: UnsafeMutablePointer<fuse_file_info>, for inode: Inode) throws(SystemError) {
+    private func attachHandle(_ req: fuse_req_t, to fi: UnsafeMutablePointer<fuse_file_info>,
+                              for inode: Inode) throws(SystemError) {
         guard inode.isRegularFile else { throw SystemError(inode.isDirectory ? EISDIR : EINVAL) }
         let flags = fi.pointee.flags
         let writes = flags & O_ACCMODE != O_RDONLY
@@ -78,8 +79,24 @@ extension Filesystem {
                 handle.close()
                 throw failure(error, in: inode)
             }
+            dropSetIDBits(of: inode, truncatedBy: fuse_req_ctx(req)!.pointee)
         }
         attachOpenFile(handle, to: fi)
+    }
+
+    /// An unprivileged caller's truncate drops the set-user-ID bit, and the
+    /// set-group-ID bit of a group-executable file, as on a local
+    /// filesystem. The kernel does this itself for writes and for truncates
+    /// it sends as setattr, but an O_TRUNC open reaches the daemon whole
+    /// (atomic O_TRUNC), and the daemon's own truncate, as root, keeps
+    /// them. "Privileged" is uid 0 here: the request does not carry the
+    /// caller's capabilities.
+    private func dropSetIDBits(of inode: Inode, truncatedBy caller: fuse_ctx) {
+        guard caller.uid != 0, let st = try? backingAttributes(inode.fd) else { return }
+        var mode = st.st_mode & 0o7777
+        if mode & S_ISUID != 0 { mode &= ~S_ISUID }
+        if mode & (S_ISGID | S_IXGRP) == S_ISGID | S_IXGRP { mode &= ~S_ISGID }
+        if mode != st.st_mode & 0o7777 { chmod(procPath(inode.fd), mode) }
     }
 
     /// With the writeback cache the kernel owns the size and sends O_APPEND
