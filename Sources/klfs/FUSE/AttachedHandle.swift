@@ -1,6 +1,6 @@
 import CFuse
 
-/// Per-open state kept in fuse_file_info.fh from open (or opendir) until
+/// Per-open state kept in fuse_file_info.fh from open until
 /// release: a retained object reference stored as an integer.
 protocol AttachedHandle: AnyObject {}
 

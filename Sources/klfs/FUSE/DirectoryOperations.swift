@@ -2,42 +2,44 @@ import CFuse
 import Glibc
 
 /// opendir, readdir, readdirplus, releasedir, fsyncdir, mkdir, rmdir.
+///
+/// Directories keep no open state in the daemon: opendir answers ENOSYS
+/// when the kernel can take that for success (FUSE_CAP_NO_OPENDIR_SUPPORT),
+/// after which it sends neither OPENDIR nor RELEASEDIR again, two round
+/// trips saved per directory that `ls -R`, `du` or `rm -rf` walks. Each
+/// readdir opens its own stream at the offset the kernel gives.
 extension Filesystem {
     func opendir(_ req: fuse_req_t, _ node: fuse_ino_t, _ fi: UnsafeMutablePointer<fuse_file_info>) throws(SystemError) {
-        try DirectoryHandle(try inodes.inode(node)).attach(to: fi)
+        if statelessDirectories { throw SystemError(ENOSYS) }
+        _ = try inodes.inode(node)
         fuse_reply_open(req, fi)
     }
 
-    func releasedir(_ req: fuse_req_t, _ fi: UnsafeMutablePointer<fuse_file_info>?) {
-        DirectoryHandle.detach(from: fi)
+    func releasedir(_ req: fuse_req_t) {
         fuse_reply_err(req, 0)
     }
 
-    func fsyncdir(_ req: fuse_req_t, _ datasync: Int32, _ fi: UnsafeMutablePointer<fuse_file_info>?) throws(SystemError) {
-        let fd = dirfd(DirectoryHandle.attached(to: fi).stream)
+    func fsyncdir(_ req: fuse_req_t, _ node: fuse_ino_t, _ datasync: Int32) throws(SystemError) {
+        let fd = try checked(openat(try inodes.inode(node).fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC))
+        defer { close(fd) }
         try checked(datasync != 0 ? fdatasync(fd) : Glibc.fsync(fd))
         fuse_reply_err(req, 0)
     }
 
     /// readdir and readdirplus: fills one reply buffer of at most `size`
-    /// bytes, starting at `offset`. readdirplus entries count a lookup
-    /// each, undone for an entry that did not fit.
+    /// bytes, starting at `offset` (a telldir cookie, or 0). readdirplus
+    /// entries count a lookup each, undone for an entry that did not fit,
+    /// which the next request starts with.
     func readdir(_ req: fuse_req_t, _ node: fuse_ino_t, _ size: Int, _ offset: off_t,
-                 _ fi: UnsafeMutablePointer<fuse_file_info>?, plus: Bool) throws(SystemError) {
+                 plus: Bool) throws(SystemError) {
         let directory = try inodes.inode(node)
-        let handle = DirectoryHandle.attached(to: fi)
+        let listing = try DirectoryStream(directory.fd, at: offset)
         let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: size)
         defer { buffer.deallocate() }
-        handle.lock.lock()
-        defer { handle.lock.unlock() }
-        if offset != handle.offset {
-            seekdir(handle.stream, Int(offset))
-            handle.offset = offset
-        }
         var used = 0
         while true {
             errno = 0
-            guard let entry = Glibc.readdir(handle.stream) else {
+            guard let entry = Glibc.readdir(listing.stream) else {
                 if errno != 0 && used == 0 { throw SystemError.current }
                 break
             }
@@ -56,13 +58,8 @@ extension Filesystem {
                 let needed = fuse_add_direntry(req, buffer + used, room, plain, &st, next)
                 return needed <= room ? needed : -1
             }
-            if added < 0 {
-                // Did not fit: the next call starts with this entry.
-                seekdir(handle.stream, Int(handle.offset))
-                break
-            }
+            if added < 0 { break }
             used += added
-            handle.offset = next
         }
         fuse_reply_buf(req, buffer, used)
     }

@@ -15,6 +15,9 @@ final class Filesystem: @unchecked Sendable {
     /// Whether the kernel caches writes (granted at INIT, before any other
     /// request arrives; read-only afterwards).
     var writebackCache = false
+    /// Whether opendir may answer ENOSYS for success (set at INIT, like
+    /// `writebackCache`).
+    var statelessDirectories = false
     private let logLock = NSLock()
     private var loggedInodes = Set<BackingID>()
 

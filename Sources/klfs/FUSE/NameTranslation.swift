@@ -212,14 +212,8 @@ final class NameTranslation: @unchecked Sendable {
     }
 
     private func requireOnlyIV(_ fd: Int32) throws(SystemError) {
-        let copy = try checked(openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC))
-        guard let stream = fdopendir(copy) else {
-            let error = SystemError.current
-            close(copy)
-            throw error
-        }
-        defer { closedir(stream) }
-        while let entry = readdir(stream) {
+        let listing = try DirectoryStream(fd)
+        while let entry = readdir(listing.stream) {
             let name = withUnsafePointer(to: &entry.pointee.d_name) {
                 String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
             }

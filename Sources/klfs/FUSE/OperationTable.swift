@@ -63,15 +63,15 @@ func makeOperationTable() -> fuse_lowlevel_ops {
         respond(req) { fs, req throws(SystemError) in try fs.fallocate(req, mode, offset, length, fi) }
     }
     ops.opendir = { req, node, fi in respond(req) { fs, req throws(SystemError) in try fs.opendir(req, node, fi!) } }
-    ops.readdir = { req, node, size, offset, fi in
-        respond(req) { fs, req throws(SystemError) in try fs.readdir(req, node, size, offset, fi, plus: false) }
+    ops.readdir = { req, node, size, offset, _ in
+        respond(req) { fs, req throws(SystemError) in try fs.readdir(req, node, size, offset, plus: false) }
     }
-    ops.readdirplus = { req, node, size, offset, fi in
-        respond(req) { fs, req throws(SystemError) in try fs.readdir(req, node, size, offset, fi, plus: true) }
+    ops.readdirplus = { req, node, size, offset, _ in
+        respond(req) { fs, req throws(SystemError) in try fs.readdir(req, node, size, offset, plus: true) }
     }
-    ops.releasedir = { req, _, fi in respond(req) { fs, req throws(SystemError) in fs.releasedir(req, fi) } }
-    ops.fsyncdir = { req, _, datasync, fi in
-        respond(req) { fs, req throws(SystemError) in try fs.fsyncdir(req, datasync, fi) }
+    ops.releasedir = { req, _, _ in respond(req) { fs, req throws(SystemError) in fs.releasedir(req) } }
+    ops.fsyncdir = { req, node, datasync, _ in
+        respond(req) { fs, req throws(SystemError) in try fs.fsyncdir(req, node, datasync) }
     }
     ops.setxattr = { req, node, name, value, size, flags in
         respond(req) { fs, req throws(SystemError) in try fs.setxattr(req, node, name!, value, size, flags) }
@@ -99,6 +99,8 @@ func makeOperationTable() -> fuse_lowlevel_ops {
 ///   still runs under the CipherFile lock; fsync and close flush first.
 ///   The kernel then owns the size and places O_APPEND writes itself.
 /// - readdirplus when the kernel thinks it helps.
+/// - No OPENDIR or RELEASEDIR round trips where the kernel allows
+///   (DirectoryOperations says how).
 private func configureConnection(_ connection: UnsafeMutablePointer<fuse_conn_info>?, for filesystem: Filesystem) {
     guard let connection else { return }
     connection.pointee.max_write = UInt32(largestRequest)
@@ -113,6 +115,7 @@ private func configureConnection(_ connection: UnsafeMutablePointer<fuse_conn_in
     } else {
         connection.pointee.want &= ~UInt32(FUSE_CAP_WRITEBACK_CACHE)
     }
+    filesystem.statelessDirectories = capable & UInt32(FUSE_CAP_NO_OPENDIR_SUPPORT) != 0
     if capable & UInt32(FUSE_CAP_READDIRPLUS_AUTO) != 0 {
         connection.pointee.want |= UInt32(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO)
     }

@@ -1,0 +1,23 @@
+import Glibc
+
+/// A DIR stream on a backing directory, positioned at a telldir cookie,
+/// closed with the object. Directories have no open state in the daemon
+/// (opendir answers ENOSYS, see DirectoryOperations): each readdir request
+/// opens its own stream at the offset the kernel sent.
+final class DirectoryStream {
+    let stream: OpaquePointer
+
+    /// `directory` is any descriptor on the directory (O_PATH will do).
+    init(_ directory: Int32, at offset: off_t = 0) throws(SystemError) {
+        let fd = try checked(openat(directory, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC))
+        guard let stream = fdopendir(fd) else {
+            let error = SystemError.current
+            close(fd)
+            throw error
+        }
+        self.stream = stream
+        if offset != 0 { seekdir(stream, Int(offset)) }
+    }
+
+    deinit { closedir(stream) }
+}
