@@ -3,9 +3,18 @@ import Glibc
 
 /// lookup, forget, getattr, setattr, access, statfs.
 extension Filesystem {
+    /// A name that does not exist is answered as a negative entry (node ID
+    /// 0) that the kernel may cache for the entry timeout, like a positive
+    /// one: every create goes through this mount and replaces it.
     func lookup(_ req: fuse_req_t, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>) throws(SystemError) {
         let directory = try inodes.inode(parent)
-        var entry = try lookUp(names.backingName(name, in: directory).name, in: directory)
+        var entry: fuse_entry_param
+        do {
+            entry = try lookUp(names.backingName(name, in: directory).name, in: directory)
+        } catch where error.code == ENOENT {
+            entry = fuse_entry_param()
+            entry.entry_timeout = options.entryTimeout
+        }
         fuse_reply_entry(req, &entry)
     }
 
