@@ -7,14 +7,34 @@ import CKLKernels
 public protocol BlockCipherKey: Sendable {
     var engine: EngineKind { get }
 
-    /// AES-256 of each 16-byte block of `input` into `output`, which has the
-    /// same size and is the same memory (in place) or disjoint. On an error
-    /// `output` holds no result.
-    func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
-               into output: UnsafeMutableRawBufferPointer) throws(EngineError)
+    /// Runs `body` with a ``BlockCipher`` for `directions`, so that a mode
+    /// making several passes (EME makes four) pays for the key once: the
+    /// software Key Locker unwraps the handle once for the whole scope,
+    /// checking its restrictions for every direction asked, and its round
+    /// keys die (wiped, with the vector registers) before this returns, on
+    /// every path. The real Key Locker still goes through the handle for
+    /// every block; aesni uses the schedules it keeps.
+    func withCipher(for directions: CryptDirections,
+                    _ body: (borrowing BlockCipher) throws(EngineError) -> Void) throws(EngineError)
 }
 
 extension BlockCipherKey {
+    /// One pass in its own scope: AES-256 of each 16-byte block of `input`
+    /// into `output`, which has the same size and is the same memory (in
+    /// place) or disjoint. On an error `output` is zeroed: a scope refused
+    /// before its first block would otherwise leave the input in place.
+    public func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
+                      into output: UnsafeMutableRawBufferPointer) throws(EngineError) {
+        do {
+            try withCipher(for: CryptDirections(direction)) { cipher throws(EngineError) in
+                try cipher.crypt(direction, input, into: output)
+            }
+        } catch {
+            output.initializeMemory(as: UInt8.self, repeating: 0)
+            throw error
+        }
+    }
+
     /// In place.
     public func encryptBlocks(_ buffer: UnsafeMutableRawBufferPointer) throws(EngineError) {
         try crypt(.encrypt, UnsafeRawBufferPointer(buffer), into: buffer)
@@ -24,6 +44,56 @@ extension BlockCipherKey {
     public func decryptBlocks(_ buffer: UnsafeMutableRawBufferPointer) throws(EngineError) {
         try crypt(.decrypt, UnsafeRawBufferPointer(buffer), into: buffer)
     }
+}
+
+/// The directions a ``BlockCipher`` scope is opened for.
+public struct CryptDirections: OptionSet, Sendable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    public static let encrypt = CryptDirections(rawValue: 1)
+    public static let decrypt = CryptDirections(rawValue: 2)
+
+    public init(_ direction: CryptDirection) { self = direction == .encrypt ? .encrypt : .decrypt }
+}
+
+/// A block key made ready for one ``BlockCipherKey/withCipher(for:_:)``
+/// scope. Not copyable and only lent to the scope's body, so it cannot
+/// outlive the memory its pointers reach (round keys a scope wipes at its
+/// end, or a handle).
+public struct BlockCipher: ~Copyable {
+    /// How a block is run: AES-NI over round keys, or a Key Locker
+    /// instruction through the handle.
+    enum Kernel {
+        case schedules(encrypt: UnsafePointer<klfs_aes_key>?, decrypt: UnsafePointer<klfs_aes_key>?)
+        case keyLockerHandle(UnsafePointer<UInt8>)
+    }
+
+    let kernel: Kernel
+    let directions: CryptDirections
+
+    /// AES-256 of each 16-byte block of `input` into `output`, as
+    /// ``BlockCipherKey/crypt(_:_:into:)``. `direction` must be one the
+    /// scope was opened for.
+    public func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
+                      into output: UnsafeMutableRawBufferPointer) throws(EngineError) {
+        precondition(directions.contains(CryptDirections(direction)),
+                     "a block cipher scope runs only the directions it was opened for")
+        try runBlockKernel(input, output) { input, output, blocks in
+            switch kernel {
+            case .schedules(let encrypt, let decrypt):
+                if direction == .encrypt {
+                    klfs_aes_encrypt_blocks(encrypt!, input, output, blocks)
+                } else {
+                    klfs_aes_decrypt_blocks(decrypt!, input, output, blocks)
+                }
+                return Int32(KLFS_OK)
+            case .keyLockerHandle(let handle):
+                return klfs_kl_ecb_crypt(handle, direction.kernelValue, input, output, blocks)
+            }
+        }
+    }
+
 }
 
 /// The checks every engine makes before an ECB kernel call, and the call:

@@ -38,9 +38,10 @@ public protocol KeyLocker: XTSEngine {
                    input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>,
                    dataUnitSize: Int, units: Int, firstDataUnit: UnsafePointer<UInt8>) -> Int32
 
-    /// One call into the single-block (ECB) kernel; returns a klfs_common.h status.
-    func blockKernel(handle: UnsafePointer<UInt8>, direction: klfs_direction,
-                     input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>, blocks: Int) -> Int32
+    /// Runs `body` with a single-block cipher through `handle` for
+    /// `directions` (``BlockCipherKey/withCipher(for:_:)``).
+    func withBlockCipher(handle: UnsafePointer<UInt8>, for directions: CryptDirections,
+                         _ body: (borrowing BlockCipher) throws(EngineError) -> Void) throws(EngineError)
 }
 
 extension KeyLocker {
@@ -102,13 +103,10 @@ public struct KeyLockerBlockKey<Locker: KeyLocker>: BlockCipherKey {
 
     public var engine: EngineKind { locker.kind }
 
-    public func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
-                      into output: UnsafeMutableRawBufferPointer) throws(EngineError) {
+    public func withCipher(for directions: CryptDirections,
+                           _ body: (borrowing BlockCipher) throws(EngineError) -> Void) throws(EngineError) {
         try handle.bytes.withUnsafeBufferPointer { handle throws(EngineError) in
-            try runBlockKernel(input, output) {
-                locker.blockKernel(handle: handle.baseAddress!, direction: direction.kernelValue,
-                                   input: $0, output: $1, blocks: $2)
-            }
+            try locker.withBlockCipher(handle: handle.baseAddress!, for: directions, body)
         }
     }
 }

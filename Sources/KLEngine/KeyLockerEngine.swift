@@ -36,8 +36,10 @@ public struct KeyLockerEngine: KeyLocker {
         klfs_kl_xts_crypt(data, tweak, direction, input, output, dataUnitSize, units, firstDataUnit)
     }
 
-    public func blockKernel(handle: UnsafePointer<UInt8>, direction: klfs_direction,
-                            input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>, blocks: Int) -> Int32 {
-        klfs_kl_ecb_crypt(handle, direction, input, output, blocks)
+    /// Nothing is unwrapped: every block is one AESENC256KL / AESDEC256KL
+    /// through the handle, which checks the handle's restrictions itself.
+    public func withBlockCipher(handle: UnsafePointer<UInt8>, for directions: CryptDirections,
+                                _ body: (borrowing BlockCipher) throws(EngineError) -> Void) throws(EngineError) {
+        try body(BlockCipher(kernel: .keyLockerHandle(handle), directions: directions))
     }
 }

@@ -3,8 +3,8 @@ import CKLKernels
 /// The `keylocker-soft` engine: a software Key Locker with the hardware's
 /// handle format and semantics. Its IWKey comes from getrandom when the
 /// engine starts and lives in secret memory (memfd_secret where the kernel
-/// grants it); handles are unwrapped once per call and the round keys wiped
-/// before the call returns. docs/KEYLOCKER-SOFT.md specifies the wrap.
+/// grants it); handles are unwrapped once per call (or per block cipher
+/// scope) and the round keys wiped before the call returns. docs/KEYLOCKER-SOFT.md specifies the wrap.
 public final class SoftKeyLockerEngine: KeyLocker, @unchecked Sendable {
     public var kind: EngineKind { .keylockerSoft }
     public var tweakRestrictions: HandleRestrictions { .noDecrypt }
@@ -47,8 +47,22 @@ public final class SoftKeyLockerEngine: KeyLocker, @unchecked Sendable {
                               dataUnitSize, units, firstDataUnit)
     }
 
-    public func blockKernel(handle: UnsafePointer<UInt8>, direction: klfs_direction,
-                            input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>, blocks: Int) -> Int32 {
-        klfs_softkl_ecb_crypt(iwkeyPointer, handle, direction, input, output, blocks)
+    /// Unwraps the handle once for the whole scope, into round keys on this
+    /// stack frame (one schedule per direction asked, each direction's
+    /// restriction checked first).
+    public func withBlockCipher(handle: UnsafePointer<UInt8>, for directions: CryptDirections,
+                                _ body: (borrowing BlockCipher) throws(EngineError) -> Void) throws(EngineError) {
+        try withUnsafeTemporaryAllocation(of: klfs_aes_key.self, capacity: 2) { schedules throws(EngineError) in
+            // The scope's round keys die here, on every path; klfs_wipe also
+            // clears the vector registers the expansion and the blocks used.
+            defer { klfs_wipe(schedules.baseAddress, 2 * MemoryLayout<klfs_aes_key>.stride) }
+            let encrypt = directions.contains(.encrypt) ? schedules.baseAddress! : nil
+            let decrypt = directions.contains(.decrypt) ? schedules.baseAddress! + 1 : nil
+            let status = klfs_softkl_load_key(iwkeyPointer, handle, 256, encrypt, decrypt)
+            if let error = EngineError(status: status) { throw error }
+            try body(BlockCipher(kernel: .schedules(encrypt: encrypt.map { UnsafePointer($0) },
+                                                    decrypt: decrypt.map { UnsafePointer($0) }),
+                                 directions: directions))
+        }
     }
 }

@@ -82,6 +82,50 @@ import Testing
         withExtendedLifetime(key) {}
     }
 
+    /// A block cipher scope (what EME runs its four passes in) leaves no
+    /// round keys behind: AES-256 round keys 0 and 1 are the raw key, so an
+    /// unwiped schedule would be found. The scope runs on a thread that then
+    /// only waits, so its dead stack frames are not overwritten by the scan
+    /// before the scan reads them.
+    @Test(arguments: [EngineKind.keylocker, .keylockerSoft])
+    func noCopyOfABlockKeyRemainsAfterACipherScope(kind: EngineKind) throws {
+        try KeyLockerEmulator.install()
+        let engine = try makeEngine(kind)
+        let raw = try MaskedKey()
+        let key = try engine.makeBlockKey(raw.secret)
+        let scopeDone = DispatchSemaphore(value: 0), scanDone = DispatchSemaphore(value: 0)
+        let outcome = ScopeOutcome()
+        let thread = Thread {
+            outcome.roundTripped = Result { try Self.roundTripInOneScope(key) }
+            scopeDone.signal()
+            scanDone.wait()
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+        scopeDone.wait()
+        defer { scanDone.signal() }
+        #expect(try outcome.roundTripped?.get() == true)
+        let found = try scanReadableMemory(for: [raw])
+        #expect(found.isEmpty, "raw key bytes found at \(found)")
+        withExtendedLifetime(key) {}
+    }
+
+    private final class ScopeOutcome: @unchecked Sendable {
+        var roundTripped: Result<Bool, any Error>?
+    }
+
+    private static func roundTripInOneScope(_ key: any BlockCipherKey) throws -> Bool {
+        let plaintext = [UInt8](repeating: 0x42, count: 16 * 8)
+        var buffer = plaintext
+        try buffer.withUnsafeMutableBytes { buffer in
+            try key.withCipher(for: [.encrypt, .decrypt]) { cipher throws(EngineError) in
+                try cipher.crypt(.encrypt, UnsafeRawBufferPointer(buffer), into: buffer)
+                try cipher.crypt(.decrypt, UnsafeRawBufferPointer(buffer), into: buffer)
+            }
+        }
+        return buffer == plaintext
+    }
+
     /// The control: a key that was never handed to an engine is found, so
     /// an empty result above means something.
     @Test func theScanFindsAKeyThatIsStillInMemory() throws {

@@ -128,6 +128,35 @@ import Testing
         }
     }
 
+    /// One unwrap can serve a caller that needs both directions (EME
+    /// decryption encrypts once, then decrypts).
+    @Test(arguments: [128, 256] as [UInt32])
+    func oneLoadFillsBothSchedulesOfTheWrappedKey(bits: UInt32) throws {
+        try withIWKey { iwkey in
+            let key = randomBytes(Int(bits) / 8)
+            let handle = try encode(iwkey, key: key, bits: bits, restrictions: 0)
+            var encrypt = filledSchedule(), decrypt = filledSchedule()
+            #expect(klfs_softkl_load_key(iwkey, handle, bits, &encrypt, &decrypt) == KLFS_OK)
+            var expectedEncrypt = klfs_aes_key(), expectedDecrypt = klfs_aes_key()
+            #expect(klfs_aes_expand_key(key, bits, &expectedEncrypt, &expectedDecrypt) == KLFS_OK)
+            #expect(roundKeys(encrypt) == roundKeys(expectedEncrypt))
+            #expect(roundKeys(decrypt) == roundKeys(expectedDecrypt))
+        }
+    }
+
+    /// Asking for both schedules checks both restrictions: either one
+    /// refuses the whole load and leaves both schedules zeroed.
+    @Test func aLoadForBothUsesIsRefusedByEitherRestriction() throws {
+        try withIWKey { iwkey in
+            for restriction in [KLFS_KL_RESTRICT_NO_ENCRYPT, KLFS_KL_RESTRICT_NO_DECRYPT] {
+                let handle = try encode(iwkey, key: randomBytes(32), bits: 256, restrictions: UInt32(restriction))
+                var encrypt = filledSchedule(), decrypt = filledSchedule()
+                #expect(klfs_softkl_load_key(iwkey, handle, 256, &encrypt, &decrypt) == KLFS_EHANDLE)
+                #expect(isZero(encrypt) && isZero(decrypt), "restriction \(restriction)")
+            }
+        }
+    }
+
     @Test(arguments: [128, 256] as [UInt32])
     func handleIsAADThenTagThenGCMSIVCiphertextUnderTheIWKey(bits: UInt32) throws {
         try withIWKey { iwkey in
@@ -337,7 +366,8 @@ import Testing
 
     private func load(_ iwkey: UnsafePointer<klfs_iwkey>, _ handle: [UInt8], bits: UInt32,
                       use: klfs_direction, into schedule: inout klfs_aes_key) -> Int32 {
-        klfs_softkl_load_key(iwkey, handle, bits, use, &schedule)
+        use == KLFS_ENCRYPT ? klfs_softkl_load_key(iwkey, handle, bits, &schedule, nil)
+                            : klfs_softkl_load_key(iwkey, handle, bits, nil, &schedule)
     }
 
     private func roundKeys(_ key: klfs_aes_key) -> [UInt8] {
