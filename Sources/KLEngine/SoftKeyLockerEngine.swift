@@ -4,7 +4,8 @@ import CKLKernels
 /// handle format and semantics. Its IWKey comes from getrandom when the
 /// engine starts and lives in secret memory (memfd_secret where the kernel
 /// grants it); handles are unwrapped once per call (or per block cipher
-/// scope) and the round keys wiped before the call returns. docs/KEYLOCKER-SOFT.md specifies the wrap.
+/// scope) and the round keys wiped before the call returns.
+/// docs/KEYLOCKER-SOFT.md specifies the wrap.
 public final class SoftKeyLockerEngine: KeyLocker, @unchecked Sendable {
     public var kind: EngineKind { .keylockerSoft }
     public var tweakRestrictions: HandleRestrictions { .noDecrypt }
@@ -47,9 +48,9 @@ public final class SoftKeyLockerEngine: KeyLocker, @unchecked Sendable {
                               dataUnitSize, units, firstDataUnit)
     }
 
-    /// Unwraps the handle once for the whole scope, into round keys on this
-    /// stack frame (one schedule per direction asked, each direction's
-    /// restriction checked first).
+    /// Unwraps the handle once for the whole scope, into round keys in a
+    /// temporary buffer of the scope (on the stack at this size): one
+    /// schedule per direction asked, each direction's restriction checked.
     public func withBlockCipher(handle: UnsafePointer<UInt8>, for directions: CryptDirections,
                                 _ body: (borrowing BlockCipher) throws(EngineError) -> Void) throws(EngineError) {
         try withUnsafeTemporaryAllocation(of: klfs_aes_key.self, capacity: 2) { schedules throws(EngineError) in
