@@ -109,20 +109,17 @@ int klfs_softkl_load_key(const klfs_iwkey *iwkey, const uint8_t *handle,
     return status;
 }
 
-int klfs_softkl_xts_crypt(const klfs_iwkey *iwkey, const uint8_t data_handle[64],
-                          const uint8_t tweak_handle[64], klfs_direction direction,
-                          const uint8_t *in, uint8_t *out, size_t unit_size,
-                          size_t units, const uint8_t first_unit[16]) {
-    // Zeroed so the schedule this direction does not need holds no garbage.
-    klfs_aesni_xts_key keys = {0};
+int klfs_softkl_load_xts_key(const klfs_iwkey *iwkey, const uint8_t data_handle[64],
+                             const uint8_t tweak_handle[64], bool encrypt, bool decrypt,
+                             klfs_aesni_xts_key *keys) {
+    // Zeroed so a schedule no direction needs holds no garbage.
+    klfs_wipe(keys, sizeof *keys);
     int status = klfs_softkl_load_key(iwkey, data_handle, 256,
-                                      direction == KLFS_ENCRYPT ? &keys.data_encrypt : NULL,
-                                      direction == KLFS_DECRYPT ? &keys.data_decrypt : NULL);
+                                      encrypt ? &keys->data_encrypt : NULL,
+                                      decrypt ? &keys->data_decrypt : NULL);
     // XTS only ever encrypts the tweak, in both directions.
     if (status == KLFS_OK)
-        status = klfs_softkl_load_key(iwkey, tweak_handle, 256, &keys.tweak_encrypt, NULL);
-    if (status == KLFS_OK)
-        status = klfs_aesni_xts_crypt(&keys, direction, in, out, unit_size, units, first_unit);
-    klfs_wipe(&keys, sizeof keys); // every round key of this call dies here
+        status = klfs_softkl_load_key(iwkey, tweak_handle, 256, &keys->tweak_encrypt, NULL);
+    if (status != KLFS_OK) klfs_wipe(keys, sizeof *keys);
     return status;
 }

@@ -41,29 +41,46 @@ public final class SoftKeyLockerEngine: KeyLocker, @unchecked Sendable {
         return KeyLockerHandle(bytes: handle)
     }
 
-    public func xtsKernel(data: UnsafePointer<UInt8>, tweak: UnsafePointer<UInt8>, direction: klfs_direction,
-                          input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>,
-                          dataUnitSize: Int, units: Int, firstDataUnit: UnsafePointer<UInt8>) -> Int32 {
-        klfs_softkl_xts_crypt(iwkeyPointer, data, tweak, direction, input, output,
-                              dataUnitSize, units, firstDataUnit)
+    /// Unwraps both handles once for the whole scope (the data handle for
+    /// each direction asked, its restriction checked; the tweak handle for
+    /// encryption) into round keys of the scope.
+    public func withXTSCipher(dataHandle: UnsafePointer<UInt8>, tweakHandle: UnsafePointer<UInt8>,
+                              for directions: CryptDirections,
+                              _ body: (borrowing XTSCipher) throws(EngineError) -> Void) throws(EngineError) {
+        try withRoundKeys(klfs_aesni_xts_key.self, count: 1) { keys throws(EngineError) in
+            let status = klfs_softkl_load_xts_key(iwkeyPointer, dataHandle, tweakHandle,
+                                                  directions.contains(.encrypt), directions.contains(.decrypt),
+                                                  keys)
+            if let error = EngineError(status: status) { throw error }
+            try body(XTSCipher(kernel: .schedules(keys), directions: directions))
+        }
     }
 
-    /// Unwraps the handle once for the whole scope, into round keys in a
-    /// temporary buffer of the scope (on the stack at this size): one
-    /// schedule per direction asked, each direction's restriction checked.
+    /// Unwraps the handle once for the whole scope into round keys of the
+    /// scope: one schedule per direction asked, each direction's
+    /// restriction checked.
     public func withBlockCipher(handle: UnsafePointer<UInt8>, for directions: CryptDirections,
                                 _ body: (borrowing BlockCipher) throws(EngineError) -> Void) throws(EngineError) {
-        try withUnsafeTemporaryAllocation(of: klfs_aes_key.self, capacity: 2) { schedules throws(EngineError) in
-            // The scope's round keys die here, on every path; klfs_wipe also
-            // clears the vector registers the expansion and the blocks used.
-            defer { klfs_wipe(schedules.baseAddress, 2 * MemoryLayout<klfs_aes_key>.stride) }
-            let encrypt = directions.contains(.encrypt) ? schedules.baseAddress! : nil
-            let decrypt = directions.contains(.decrypt) ? schedules.baseAddress! + 1 : nil
+        try withRoundKeys(klfs_aes_key.self, count: 2) { schedules throws(EngineError) in
+            let encrypt = directions.contains(.encrypt) ? schedules : nil
+            let decrypt = directions.contains(.decrypt) ? schedules + 1 : nil
             let status = klfs_softkl_load_key(iwkeyPointer, handle, 256, encrypt, decrypt)
             if let error = EngineError(status: status) { throw error }
             try body(BlockCipher(kernel: .schedules(encrypt: encrypt.map { UnsafePointer($0) },
                                                     decrypt: decrypt.map { UnsafePointer($0) }),
                                  directions: directions))
+        }
+    }
+
+    /// A temporary buffer (on the stack at these sizes) for the round keys
+    /// of one scope.
+    private func withRoundKeys<Keys>(_ type: Keys.Type, count: Int,
+                                     _ body: (UnsafeMutablePointer<Keys>) throws(EngineError) -> Void) throws(EngineError) {
+        try withUnsafeTemporaryAllocation(of: type, capacity: count) { keys throws(EngineError) in
+            // The scope's round keys die here, on every path; klfs_wipe also
+            // clears the vector registers the expansion and the blocks used.
+            defer { klfs_wipe(keys.baseAddress, count * MemoryLayout<Keys>.stride) }
+            try body(keys.baseAddress!)
         }
     }
 }

@@ -1,7 +1,7 @@
 #ifndef KLFS_SOFTKL_H
 #define KLFS_SOFTKL_H
 
-#include "klfs_aes.h"
+#include "klfs_aesni_xts.h"
 
 // The software Key Locker: the same handle format and semantics as the
 // hardware, with the wrapping key (IWKey) in process memory that the caller
@@ -50,13 +50,15 @@ int klfs_softkl_load_key(const klfs_iwkey *iwkey, const uint8_t *handle,
                          unsigned key_bits, klfs_aes_key *encrypt_schedule,
                          klfs_aes_key *decrypt_schedule);
 
-// XTS through two 256-bit handles: unwraps both once for this call, runs the
-// VAES/AES-NI XTS kernel, wipes every round key before returning. The tweak
-// handle is only ever used to encrypt. Same contract as klfs_xts_crypt.
-int klfs_softkl_xts_crypt(const klfs_iwkey *iwkey, const uint8_t data_handle[64],
-                          const uint8_t tweak_handle[64], klfs_direction direction,
-                          const uint8_t *in, uint8_t *out, size_t unit_size,
-                          size_t units, const uint8_t first_unit[16]);
+// The expanded keys of one XTS key from two 256-bit handles, each
+// unwrapped once: the data key for encryption and/or decryption (`encrypt`,
+// `decrypt`; each use checked against the data handle's restrictions) and
+// the tweak key for encryption (XTS only ever encrypts the tweak). Returns
+// KLFS_OK, or KLFS_EHANDLE with `keys` zeroed. The caller wipes `keys`
+// when done with them.
+int klfs_softkl_load_xts_key(const klfs_iwkey *iwkey, const uint8_t data_handle[64],
+                             const uint8_t tweak_handle[64], bool encrypt, bool decrypt,
+                             klfs_aesni_xts_key *keys);
 
 // The wrap primitive: RFC 8452 AES-256-GCM-SIV from the record keys on
 // (the caller supplies the message-authentication key, the POLYVAL key, and
