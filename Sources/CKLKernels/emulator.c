@@ -230,7 +230,8 @@ static void emulate_aes(const klfs_kl_instruction *insn, ucontext_t *uc,
            shape->key_bits == 256 ? KLFS_HANDLE256_SIZE : KLFS_HANDLE128_SIZE);
     klfs_aes_key schedule;
     int status = klfs_softkl_load_key(emulated_iwkey, handle, shape->key_bits,
-                                      shape->direction, &schedule);
+                                      shape->direction == KLFS_ENCRYPT ? &schedule : NULL,
+                                      shape->direction == KLFS_DECRYPT ? &schedule : NULL);
     if (status == KLFS_OK) {
         uint8_t data[8 * KLFS_AES_BLOCK_SIZE];
         memcpy(data, blocks, block_count * KLFS_AES_BLOCK_SIZE);

@@ -56,7 +56,7 @@ int klfs_softkl_encode_key(const klfs_iwkey *iwkey, uint32_t restrictions,
 }
 
 // The IllegalHandle test of the SDM's AES*KL pseudocode, before any
-// cryptography: key type, reserved bits, then the restrictions.
+// cryptography: key type, reserved bits, then the restrictions for `use`.
 static bool handle_is_legal(const uint8_t aad[AAD_SIZE], unsigned key_bits,
                             klfs_direction use) {
     uint32_t expected_type;
@@ -76,57 +76,50 @@ static bool handle_is_legal(const uint8_t aad[AAD_SIZE], unsigned key_bits,
     return (metadata & forbidding) == 0;
 }
 
+// A schedule asked for is a use the handle must allow.
+static bool handle_allows(const uint8_t aad[AAD_SIZE], unsigned key_bits,
+                          const klfs_aes_key *encrypt_schedule,
+                          const klfs_aes_key *decrypt_schedule) {
+    if (encrypt_schedule != NULL && !handle_is_legal(aad, key_bits, KLFS_ENCRYPT)) return false;
+    if (decrypt_schedule != NULL && !handle_is_legal(aad, key_bits, KLFS_DECRYPT)) return false;
+    return true;
+}
+
+static void zero_schedule(klfs_aes_key *schedule) {
+    if (schedule != NULL) klfs_wipe(schedule, sizeof *schedule);
+}
+
 int klfs_softkl_load_key(const klfs_iwkey *iwkey, const uint8_t *handle,
-                         unsigned key_bits, klfs_direction use,
-                         klfs_aes_key *schedule) {
+                         unsigned key_bits, klfs_aes_key *encrypt_schedule,
+                         klfs_aes_key *decrypt_schedule) {
     uint8_t raw_key[32];
     int status = KLFS_EHANDLE;
-    if (handle_is_legal(handle + HANDLE_AAD_OFFSET, key_bits, use))
+    if (handle_allows(handle + HANDLE_AAD_OFFSET, key_bits, encrypt_schedule, decrypt_schedule))
         status = klfs_gcm_siv_open(iwkey->integrity_key, iwkey->encryption_key, wrap_nonce,
                                    handle + HANDLE_AAD_OFFSET, AAD_SIZE,
                                    handle + HANDLE_CIPHERTEXT_OFFSET, key_bits / 8,
                                    handle + HANDLE_TAG_OFFSET, raw_key);
-    if (status == KLFS_OK)
-        klfs_aes_expand_key(raw_key, key_bits, use == KLFS_ENCRYPT ? schedule : NULL,
-                            use == KLFS_DECRYPT ? schedule : NULL);
-    else
-        klfs_wipe(schedule, sizeof *schedule);
+    if (status == KLFS_OK) {
+        klfs_aes_expand_key(raw_key, key_bits, encrypt_schedule, decrypt_schedule);
+    } else {
+        zero_schedule(encrypt_schedule);
+        zero_schedule(decrypt_schedule);
+    }
     klfs_wipe(raw_key, sizeof raw_key); // the unwrapped key dies here
     return status;
 }
 
-int klfs_softkl_xts_crypt(const klfs_iwkey *iwkey, const uint8_t data_handle[64],
-                          const uint8_t tweak_handle[64], klfs_direction direction,
-                          const uint8_t *in, uint8_t *out, size_t unit_size,
-                          size_t units, const uint8_t first_unit[16]) {
-    // Zeroed so the schedule this direction does not need holds no garbage.
-    klfs_aesni_xts_key keys = {0};
-    klfs_aes_key *data_schedule =
-        direction == KLFS_ENCRYPT ? &keys.data_encrypt : &keys.data_decrypt;
+int klfs_softkl_load_xts_key(const klfs_iwkey *iwkey, const uint8_t data_handle[64],
+                             const uint8_t tweak_handle[64], bool encrypt, bool decrypt,
+                             klfs_aesni_xts_key *keys) {
+    // Zeroed so a schedule no direction needs holds no garbage.
+    klfs_wipe(keys, sizeof *keys);
+    int status = klfs_softkl_load_key(iwkey, data_handle, 256,
+                                      encrypt ? &keys->data_encrypt : NULL,
+                                      decrypt ? &keys->data_decrypt : NULL);
     // XTS only ever encrypts the tweak, in both directions.
-    int status = klfs_softkl_load_key(iwkey, data_handle, 256, direction, data_schedule);
     if (status == KLFS_OK)
-        status = klfs_softkl_load_key(iwkey, tweak_handle, 256, KLFS_ENCRYPT,
-                                      &keys.tweak_encrypt);
-    if (status == KLFS_OK)
-        status = klfs_aesni_xts_crypt(&keys, direction, in, out, unit_size, units, first_unit);
-    klfs_wipe(&keys, sizeof keys); // every round key of this call dies here
-    return status;
-}
-
-int klfs_softkl_ecb_crypt(const klfs_iwkey *iwkey, const uint8_t handle[64],
-                          klfs_direction direction, const uint8_t *in, uint8_t *out,
-                          size_t blocks) {
-    klfs_aes_key schedule;
-    int status = klfs_softkl_load_key(iwkey, handle, 256, direction, &schedule);
-    if (status == KLFS_OK) {
-        if (direction == KLFS_ENCRYPT)
-            klfs_aes_encrypt_blocks(&schedule, in, out, blocks);
-        else
-            klfs_aes_decrypt_blocks(&schedule, in, out, blocks);
-    } else {
-        memset(out, 0, 16 * blocks);
-    }
-    klfs_wipe(&schedule, sizeof schedule); // the round keys of this call die here
+        status = klfs_softkl_load_key(iwkey, tweak_handle, 256, &keys->tweak_encrypt, NULL);
+    if (status != KLFS_OK) klfs_wipe(keys, sizeof *keys);
     return status;
 }

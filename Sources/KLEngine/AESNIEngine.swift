@@ -57,14 +57,11 @@ public struct AESNIXTSKey: XTSKey {
     let schedules: SecretBytes
     public var engine: EngineKind { .aesni }
 
-    public func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
-                      into output: UnsafeMutableRawBufferPointer,
-                      dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
+    public func withCipher(for directions: CryptDirections,
+                           _ body: (borrowing XTSCipher) throws(EngineError) -> Void) throws(EngineError) {
         try schedules.withUnsafeBytes { key throws(EngineError) in
             let key = key.baseAddress!.assumingMemoryBound(to: klfs_aesni_xts_key.self)
-            try runKernel(input, output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit) {
-                klfs_aesni_xts_crypt(key, direction.kernelValue, $0, $1, $2, $3, $4)
-            }
+            try body(XTSCipher(kernel: .schedules(key), directions: directions))
         }
     }
 }
@@ -77,18 +74,11 @@ public struct AESNIBlockKey: BlockCipherKey {
     let schedules: SecretBytes
     public var engine: EngineKind { .aesni }
 
-    public func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
-                      into output: UnsafeMutableRawBufferPointer) throws(EngineError) {
+    public func withCipher(for directions: CryptDirections,
+                           _ body: (borrowing BlockCipher) throws(EngineError) -> Void) throws(EngineError) {
         try schedules.withUnsafeBytes { raw throws(EngineError) in
             let encrypt = raw.baseAddress!.assumingMemoryBound(to: klfs_aes_key.self)
-            try runBlockKernel(input, output) { input, output, blocks in
-                if direction == .encrypt {
-                    klfs_aes_encrypt_blocks(encrypt, input, output, blocks)
-                } else {
-                    klfs_aes_decrypt_blocks(encrypt + 1, input, output, blocks)
-                }
-                return Int32(KLFS_OK)
-            }
+            try body(BlockCipher(kernel: .schedules(encrypt: encrypt, decrypt: encrypt + 1), directions: directions))
         }
     }
 }

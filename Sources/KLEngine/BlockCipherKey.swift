@@ -7,14 +7,34 @@ import CKLKernels
 public protocol BlockCipherKey: Sendable {
     var engine: EngineKind { get }
 
-    /// AES-256 of each 16-byte block of `input` into `output`, which has the
-    /// same size and is the same memory (in place) or disjoint. On an error
-    /// `output` holds no result.
-    func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
-               into output: UnsafeMutableRawBufferPointer) throws(EngineError)
+    /// Runs `body` with a ``BlockCipher`` for `directions`, so that a mode
+    /// making several passes (EME makes four) pays for the key once: the
+    /// software Key Locker unwraps the handle once for the whole scope,
+    /// checking its restrictions for every direction asked, and its round
+    /// keys die (wiped, with the vector registers) before this returns, on
+    /// every path. The real Key Locker still goes through the handle for
+    /// every block; aesni uses the schedules it keeps.
+    func withCipher(for directions: CryptDirections,
+                    _ body: (borrowing BlockCipher) throws(EngineError) -> Void) throws(EngineError)
 }
 
 extension BlockCipherKey {
+    /// One pass in its own scope: AES-256 of each 16-byte block of `input`
+    /// into `output`, which has the same size and is the same memory (in
+    /// place) or disjoint. On an error `output` is zeroed: a scope refused
+    /// before its first block would otherwise leave the input in place.
+    public func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
+                      into output: UnsafeMutableRawBufferPointer) throws(EngineError) {
+        do {
+            try withCipher(for: CryptDirections(direction)) { cipher throws(EngineError) in
+                try cipher.crypt(direction, input, into: output)
+            }
+        } catch {
+            output.initializeMemory(as: UInt8.self, repeating: 0)
+            throw error
+        }
+    }
+
     /// In place.
     public func encryptBlocks(_ buffer: UnsafeMutableRawBufferPointer) throws(EngineError) {
         try crypt(.encrypt, UnsafeRawBufferPointer(buffer), into: buffer)

@@ -33,14 +33,16 @@ public protocol KeyLocker: XTSEngine {
     /// since XTS only ever encrypts the tweak.
     var tweakRestrictions: HandleRestrictions { get }
 
-    /// One call into the XTS kernel; returns a klfs_common.h status.
-    func xtsKernel(data: UnsafePointer<UInt8>, tweak: UnsafePointer<UInt8>, direction: klfs_direction,
-                   input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>,
-                   dataUnitSize: Int, units: Int, firstDataUnit: UnsafePointer<UInt8>) -> Int32
+    /// Runs `body` with an XTS cipher through the two handles for
+    /// `directions` (``XTSKey/withCipher(for:_:)``).
+    func withXTSCipher(dataHandle: UnsafePointer<UInt8>, tweakHandle: UnsafePointer<UInt8>,
+                       for directions: CryptDirections,
+                       _ body: (borrowing XTSCipher) throws(EngineError) -> Void) throws(EngineError)
 
-    /// One call into the single-block (ECB) kernel; returns a klfs_common.h status.
-    func blockKernel(handle: UnsafePointer<UInt8>, direction: klfs_direction,
-                     input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>, blocks: Int) -> Int32
+    /// Runs `body` with a single-block cipher through `handle` for
+    /// `directions` (``BlockCipherKey/withCipher(for:_:)``).
+    func withBlockCipher(handle: UnsafePointer<UInt8>, for directions: CryptDirections,
+                         _ body: (borrowing BlockCipher) throws(EngineError) -> Void) throws(EngineError)
 }
 
 extension KeyLocker {
@@ -80,16 +82,12 @@ public struct KeyLockerXTSKey<Locker: KeyLocker>: XTSKey {
 
     public var engine: EngineKind { locker.kind }
 
-    public func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
-                      into output: UnsafeMutableRawBufferPointer,
-                      dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
+    public func withCipher(for directions: CryptDirections,
+                           _ body: (borrowing XTSCipher) throws(EngineError) -> Void) throws(EngineError) {
         try dataHandle.bytes.withUnsafeBufferPointer { data throws(EngineError) in
             try tweakHandle.bytes.withUnsafeBufferPointer { tweak throws(EngineError) in
-                try runKernel(input, output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit) {
-                    locker.xtsKernel(data: data.baseAddress!, tweak: tweak.baseAddress!,
-                                     direction: direction.kernelValue, input: $0, output: $1,
-                                     dataUnitSize: $2, units: $3, firstDataUnit: $4)
-                }
+                try locker.withXTSCipher(dataHandle: data.baseAddress!, tweakHandle: tweak.baseAddress!,
+                                         for: directions, body)
             }
         }
     }
@@ -102,13 +100,10 @@ public struct KeyLockerBlockKey<Locker: KeyLocker>: BlockCipherKey {
 
     public var engine: EngineKind { locker.kind }
 
-    public func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
-                      into output: UnsafeMutableRawBufferPointer) throws(EngineError) {
+    public func withCipher(for directions: CryptDirections,
+                           _ body: (borrowing BlockCipher) throws(EngineError) -> Void) throws(EngineError) {
         try handle.bytes.withUnsafeBufferPointer { handle throws(EngineError) in
-            try runBlockKernel(input, output) {
-                locker.blockKernel(handle: handle.baseAddress!, direction: direction.kernelValue,
-                                   input: $0, output: $1, blocks: $2)
-            }
+            try locker.withBlockCipher(handle: handle.baseAddress!, for: directions, body)
         }
     }
 }

@@ -30,14 +30,18 @@ public struct KeyLockerEngine: KeyLocker {
         return KeyLockerHandle(bytes: handle)
     }
 
-    public func xtsKernel(data: UnsafePointer<UInt8>, tweak: UnsafePointer<UInt8>, direction: klfs_direction,
-                          input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>,
-                          dataUnitSize: Int, units: Int, firstDataUnit: UnsafePointer<UInt8>) -> Int32 {
-        klfs_kl_xts_crypt(data, tweak, direction, input, output, dataUnitSize, units, firstDataUnit)
+    /// Nothing is unwrapped: the kernel runs AESENC256KL on the tweak and
+    /// AESENCWIDE256KL / AESDECWIDE256KL through the handles for every call.
+    public func withXTSCipher(dataHandle: UnsafePointer<UInt8>, tweakHandle: UnsafePointer<UInt8>,
+                              for directions: CryptDirections,
+                              _ body: (borrowing XTSCipher) throws(EngineError) -> Void) throws(EngineError) {
+        try body(XTSCipher(kernel: .keyLockerHandles(data: dataHandle, tweak: tweakHandle), directions: directions))
     }
 
-    public func blockKernel(handle: UnsafePointer<UInt8>, direction: klfs_direction,
-                            input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>, blocks: Int) -> Int32 {
-        klfs_kl_ecb_crypt(handle, direction, input, output, blocks)
+    /// Nothing is unwrapped: every block is one AESENC256KL / AESDEC256KL
+    /// through the handle, which checks the handle's restrictions itself.
+    public func withBlockCipher(handle: UnsafePointer<UInt8>, for directions: CryptDirections,
+                                _ body: (borrowing BlockCipher) throws(EngineError) -> Void) throws(EngineError) {
+        try body(BlockCipher(kernel: .keyLockerHandle(handle), directions: directions))
     }
 }

@@ -3,8 +3,9 @@ import CKLKernels
 /// The `keylocker-soft` engine: a software Key Locker with the hardware's
 /// handle format and semantics. Its IWKey comes from getrandom when the
 /// engine starts and lives in secret memory (memfd_secret where the kernel
-/// grants it); handles are unwrapped once per call and the round keys wiped
-/// before the call returns. docs/KEYLOCKER-SOFT.md specifies the wrap.
+/// grants it); handles are unwrapped once per call (or per block cipher
+/// scope) and the round keys wiped before the call returns.
+/// docs/KEYLOCKER-SOFT.md specifies the wrap.
 public final class SoftKeyLockerEngine: KeyLocker, @unchecked Sendable {
     public var kind: EngineKind { .keylockerSoft }
     public var tweakRestrictions: HandleRestrictions { .noDecrypt }
@@ -40,15 +41,46 @@ public final class SoftKeyLockerEngine: KeyLocker, @unchecked Sendable {
         return KeyLockerHandle(bytes: handle)
     }
 
-    public func xtsKernel(data: UnsafePointer<UInt8>, tweak: UnsafePointer<UInt8>, direction: klfs_direction,
-                          input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>,
-                          dataUnitSize: Int, units: Int, firstDataUnit: UnsafePointer<UInt8>) -> Int32 {
-        klfs_softkl_xts_crypt(iwkeyPointer, data, tweak, direction, input, output,
-                              dataUnitSize, units, firstDataUnit)
+    /// Unwraps both handles once for the whole scope (the data handle for
+    /// each direction asked, its restriction checked; the tweak handle for
+    /// encryption) into round keys of the scope.
+    public func withXTSCipher(dataHandle: UnsafePointer<UInt8>, tweakHandle: UnsafePointer<UInt8>,
+                              for directions: CryptDirections,
+                              _ body: (borrowing XTSCipher) throws(EngineError) -> Void) throws(EngineError) {
+        try withRoundKeys(klfs_aesni_xts_key.self, count: 1) { keys throws(EngineError) in
+            let status = klfs_softkl_load_xts_key(iwkeyPointer, dataHandle, tweakHandle,
+                                                  directions.contains(.encrypt), directions.contains(.decrypt),
+                                                  keys)
+            if let error = EngineError(status: status) { throw error }
+            try body(XTSCipher(kernel: .schedules(keys), directions: directions))
+        }
     }
 
-    public func blockKernel(handle: UnsafePointer<UInt8>, direction: klfs_direction,
-                            input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>, blocks: Int) -> Int32 {
-        klfs_softkl_ecb_crypt(iwkeyPointer, handle, direction, input, output, blocks)
+    /// Unwraps the handle once for the whole scope into round keys of the
+    /// scope: one schedule per direction asked, each direction's
+    /// restriction checked.
+    public func withBlockCipher(handle: UnsafePointer<UInt8>, for directions: CryptDirections,
+                                _ body: (borrowing BlockCipher) throws(EngineError) -> Void) throws(EngineError) {
+        try withRoundKeys(klfs_aes_key.self, count: 2) { schedules throws(EngineError) in
+            let encrypt = directions.contains(.encrypt) ? schedules : nil
+            let decrypt = directions.contains(.decrypt) ? schedules + 1 : nil
+            let status = klfs_softkl_load_key(iwkeyPointer, handle, 256, encrypt, decrypt)
+            if let error = EngineError(status: status) { throw error }
+            try body(BlockCipher(kernel: .schedules(encrypt: encrypt.map { UnsafePointer($0) },
+                                                    decrypt: decrypt.map { UnsafePointer($0) }),
+                                 directions: directions))
+        }
+    }
+
+    /// A temporary buffer (on the stack at these sizes) for the round keys
+    /// of one scope.
+    private func withRoundKeys<Keys>(_ type: Keys.Type, count: Int,
+                                     _ body: (UnsafeMutablePointer<Keys>) throws(EngineError) -> Void) throws(EngineError) {
+        try withUnsafeTemporaryAllocation(of: type, capacity: count) { keys throws(EngineError) in
+            // The scope's round keys die here, on every path; klfs_wipe also
+            // clears the vector registers the expansion and the blocks used.
+            defer { klfs_wipe(keys.baseAddress, count * MemoryLayout<Keys>.stride) }
+            try body(keys.baseAddress!)
+        }
     }
 }

@@ -17,6 +17,17 @@ public enum CryptDirection: Sendable {
     var kernelValue: klfs_direction { self == .encrypt ? KLFS_ENCRYPT : KLFS_DECRYPT }
 }
 
+/// The directions a ``BlockCipher`` or ``XTSCipher`` scope is opened for.
+public struct CryptDirections: OptionSet, Sendable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    public static let encrypt = CryptDirections(rawValue: 1)
+    public static let decrypt = CryptDirections(rawValue: 2)
+
+    public init(_ direction: CryptDirection) { self = direction == .encrypt ? .encrypt : .decrypt }
+}
+
 /// An engine turns raw XTS keys into an ``XTSKey`` that holds them in the
 /// engine's protected form (Key Locker handles or a locked key schedule).
 public protocol XTSEngine: Sendable {
@@ -37,17 +48,36 @@ public protocol XTSEngine: Sendable {
 public protocol XTSKey: Sendable {
     var engine: EngineKind { get }
 
-    /// AES-256-XTS over `input.count / dataUnitSize` consecutive data units;
-    /// unit k uses the data unit sequence number `firstDataUnit + k`
-    /// (modulo 2^128). A data unit is at least 16 bytes; a partial final
-    /// block uses ciphertext stealing. `input` and `output` have the same
-    /// size and are either the same memory (in place) or disjoint.
-    func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
-               into output: UnsafeMutableRawBufferPointer,
-               dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError)
+    /// Runs `body` with an ``XTSCipher`` for `directions`, so that a request
+    /// making several XTS calls (a partial-sector write decrypts, merges and
+    /// encrypts) pays for the key once: the software Key Locker unwraps both
+    /// handles once for the whole scope, checking the data handle's
+    /// restrictions for every direction asked, and its round keys die (wiped,
+    /// with the vector registers) before this returns, on every path. The
+    /// real Key Locker still goes through the handles for every block; aesni
+    /// uses the schedules it keeps.
+    func withCipher(for directions: CryptDirections,
+                    _ body: (borrowing XTSCipher) throws(EngineError) -> Void) throws(EngineError)
 }
 
 extension XTSKey {
+    /// One call in its own scope (``XTSCipher/crypt(_:_:into:dataUnitSize:firstDataUnit:)``).
+    /// On an error `output` is zeroed: a scope refused before its first
+    /// unit would otherwise leave the input in place.
+    public func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
+                      into output: UnsafeMutableRawBufferPointer,
+                      dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
+        do {
+            try withCipher(for: CryptDirections(direction)) { cipher throws(EngineError) in
+                try cipher.crypt(direction, input, into: output, dataUnitSize: dataUnitSize,
+                                 firstDataUnit: firstDataUnit)
+            }
+        } catch {
+            output.initializeMemory(as: UInt8.self, repeating: 0)
+            throw error
+        }
+    }
+
     public func encrypt(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
                         dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
         try crypt(.encrypt, input, into: output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit)

@@ -82,6 +82,72 @@ import Testing
         withExtendedLifetime(key) {}
     }
 
+    /// A block cipher scope (what EME runs its four passes in) and an XTS
+    /// scope (what a file write runs in) leave no round keys behind: AES-256
+    /// round keys 0 and 1 are the raw key, so an unwiped schedule would be
+    /// found. Each scope runs on its own thread that then only waits, so its
+    /// dead stack frames are not overwritten before the scan reads them.
+    @Test(arguments: [EngineKind.keylocker, .keylockerSoft])
+    func noCopyOfTheRawKeysRemainsAfterCipherScopes(kind: EngineKind) throws {
+        try KeyLockerEmulator.install()
+        let engine = try makeEngine(kind)
+        let nameKey = try MaskedKey(), dataKey = try MaskedKey(), tweakKey = try MaskedKey()
+        let blockKey = try engine.makeBlockKey(nameKey.secret)
+        let xtsKey = try engine.makeKey(dataKey: dataKey.secret, tweakKey: tweakKey.secret)
+        let scanDone = DispatchSemaphore(value: 0)
+        defer { scanDone.signal(); scanDone.signal() }
+        #expect(try Self.runAndPark(until: scanDone) { try Self.roundTripInScope(blockKey) })
+        #expect(try Self.runAndPark(until: scanDone) { try Self.roundTripInScope(xtsKey) })
+        let found = try scanReadableMemory(for: [nameKey, dataKey, tweakKey])
+        #expect(found.isEmpty, "raw key bytes found at \(found)")
+        withExtendedLifetime((blockKey, xtsKey)) {}
+    }
+
+    private final class Outcome: @unchecked Sendable {
+        var result: Result<Bool, any Error> = .success(false)
+    }
+
+    /// Runs `work` on a new thread and returns its result; the thread then
+    /// waits for `release` without touching its stack.
+    private static func runAndPark(until release: DispatchSemaphore,
+                                   _ work: @escaping @Sendable () throws -> Bool) throws -> Bool {
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Outcome()
+        let thread = Thread {
+            outcome.result = Result { try work() }
+            done.signal()
+            release.wait()
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+        done.wait()
+        return try outcome.result.get()
+    }
+
+    private static func roundTripInScope(_ key: any BlockCipherKey) throws -> Bool {
+        let plaintext = [UInt8](repeating: 0x42, count: 1024)
+        var buffer = plaintext
+        try buffer.withUnsafeMutableBytes { buffer in
+            try key.withCipher(for: [.encrypt, .decrypt]) { cipher throws(EngineError) in
+                try cipher.crypt(.encrypt, UnsafeRawBufferPointer(buffer), into: buffer)
+                try cipher.crypt(.decrypt, UnsafeRawBufferPointer(buffer), into: buffer)
+            }
+        }
+        return buffer == plaintext
+    }
+
+    private static func roundTripInScope(_ key: any XTSKey) throws -> Bool {
+        let plaintext = [UInt8](repeating: 0x42, count: 1024)
+        var buffer = plaintext
+        try buffer.withUnsafeMutableBytes { buffer in
+            try key.withCipher(for: [.encrypt, .decrypt]) { cipher throws(EngineError) in
+                try cipher.crypt(.encrypt, buffer, dataUnitSize: 512, firstDataUnit: 3)
+                try cipher.crypt(.decrypt, buffer, dataUnitSize: 512, firstDataUnit: 3)
+            }
+        }
+        return buffer == plaintext
+    }
+
     /// The control: a key that was never handed to an engine is found, so
     /// an empty result above means something.
     @Test func theScanFindsAKeyThatIsStillInMemory() throws {

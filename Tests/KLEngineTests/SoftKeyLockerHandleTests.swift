@@ -128,6 +128,35 @@ import Testing
         }
     }
 
+    /// One unwrap can serve a caller that needs both directions (EME
+    /// decryption encrypts once, then decrypts).
+    @Test(arguments: [128, 256] as [UInt32])
+    func oneLoadFillsBothSchedulesOfTheWrappedKey(bits: UInt32) throws {
+        try withIWKey { iwkey in
+            let key = randomBytes(Int(bits) / 8)
+            let handle = try encode(iwkey, key: key, bits: bits, restrictions: 0)
+            var encrypt = filledSchedule(), decrypt = filledSchedule()
+            #expect(klfs_softkl_load_key(iwkey, handle, bits, &encrypt, &decrypt) == KLFS_OK)
+            var expectedEncrypt = klfs_aes_key(), expectedDecrypt = klfs_aes_key()
+            #expect(klfs_aes_expand_key(key, bits, &expectedEncrypt, &expectedDecrypt) == KLFS_OK)
+            #expect(roundKeys(encrypt) == roundKeys(expectedEncrypt))
+            #expect(roundKeys(decrypt) == roundKeys(expectedDecrypt))
+        }
+    }
+
+    /// Asking for both schedules checks both restrictions: either one
+    /// refuses the whole load and leaves both schedules zeroed.
+    @Test func aLoadForBothUsesIsRefusedByEitherRestriction() throws {
+        try withIWKey { iwkey in
+            for restriction in [KLFS_KL_RESTRICT_NO_ENCRYPT, KLFS_KL_RESTRICT_NO_DECRYPT] {
+                let handle = try encode(iwkey, key: randomBytes(32), bits: 256, restrictions: UInt32(restriction))
+                var encrypt = filledSchedule(), decrypt = filledSchedule()
+                #expect(klfs_softkl_load_key(iwkey, handle, 256, &encrypt, &decrypt) == KLFS_EHANDLE)
+                #expect(isZero(encrypt) && isZero(decrypt), "restriction \(restriction)")
+            }
+        }
+    }
+
     @Test(arguments: [128, 256] as [UInt32])
     func handleIsAADThenTagThenGCMSIVCiphertextUnderTheIWKey(bits: UInt32) throws {
         try withIWKey { iwkey in
@@ -251,13 +280,13 @@ import Testing
             var first = [UInt8](repeating: 0, count: 16)
             first[0] = 0xFE; first[1] = 0x12
             var ciphertext = [UInt8](repeating: 0, count: plaintext.count)
-            #expect(klfs_softkl_xts_crypt(iwkey, dataHandle, tweakHandle, KLFS_ENCRYPT, plaintext, &ciphertext,
-                                          unitSize, units, first) == KLFS_OK)
+            #expect(softXTS(iwkey, dataHandle, tweakHandle, KLFS_ENCRYPT, plaintext, &ciphertext,
+                            unitSize: unitSize, units: units, first: first) == KLFS_OK)
             #expect(ciphertext == openSSLXTSEncrypt(key: key, plaintext, unitSize: unitSize, first: first))
 
             var decrypted = [UInt8](repeating: 0, count: plaintext.count)
-            #expect(klfs_softkl_xts_crypt(iwkey, dataHandle, tweakHandle, KLFS_DECRYPT, ciphertext, &decrypted,
-                                          unitSize, units, first) == KLFS_OK)
+            #expect(softXTS(iwkey, dataHandle, tweakHandle, KLFS_DECRYPT, ciphertext, &decrypted,
+                            unitSize: unitSize, units: units, first: first) == KLFS_OK)
             #expect(decrypted == plaintext)
         }
     }
@@ -271,9 +300,37 @@ import Testing
             var output = [UInt8](repeating: 0, count: 512)
             let first = [UInt8](repeating: 0, count: 16)
             for direction in [KLFS_ENCRYPT, KLFS_DECRYPT] {
-                #expect(klfs_softkl_xts_crypt(iwkey, dataHandle, tweakHandle, direction, input, &output,
-                                              512, 1, first) == KLFS_EHANDLE)
+                #expect(softXTS(iwkey, dataHandle, tweakHandle, direction, input, &output,
+                                unitSize: 512, units: 1, first: first) == KLFS_EHANDLE)
             }
+        }
+    }
+
+    /// One load can serve both directions (a partial-sector write decrypts
+    /// then encrypts); a refused data or tweak handle leaves every
+    /// schedule zeroed.
+    @Test func oneXTSLoadServesBothDirectionsAndARefusalZeroesEverySchedule() throws {
+        try withIWKey { iwkey in
+            let key = randomBytes(64)
+            let dataHandle = try encode(iwkey, key: Array(key[0..<32]), bits: 256, restrictions: 0)
+            let tweakHandle = try encode(iwkey, key: Array(key[32...]), bits: 256,
+                                         restrictions: UInt32(KLFS_KL_RESTRICT_NO_DECRYPT))
+            var loaded = klfs_aesni_xts_key(), expected = klfs_aesni_xts_key()
+            defer {
+                klfs_wipe(&loaded, MemoryLayout<klfs_aesni_xts_key>.size)
+                klfs_wipe(&expected, MemoryLayout<klfs_aesni_xts_key>.size)
+            }
+            #expect(klfs_softkl_load_xts_key(iwkey, dataHandle, tweakHandle, true, true, &loaded) == KLFS_OK)
+            klfs_aesni_xts_setup(&expected, Array(key[0..<32]), Array(key[32...]))
+            #expect(roundKeys(loaded.data_encrypt) == roundKeys(expected.data_encrypt))
+            #expect(roundKeys(loaded.data_decrypt) == roundKeys(expected.data_decrypt))
+            #expect(roundKeys(loaded.tweak_encrypt) == roundKeys(expected.tweak_encrypt))
+
+            let noDecryptData = try encode(iwkey, key: Array(key[0..<32]), bits: 256,
+                                           restrictions: UInt32(KLFS_KL_RESTRICT_NO_DECRYPT))
+            memset(&loaded, 0xCC, MemoryLayout<klfs_aesni_xts_key>.size)
+            #expect(klfs_softkl_load_xts_key(iwkey, noDecryptData, tweakHandle, true, true, &loaded) == KLFS_EHANDLE)
+            #expect(isZero(loaded.data_encrypt) && isZero(loaded.data_decrypt) && isZero(loaded.tweak_encrypt))
         }
     }
 
@@ -337,7 +394,21 @@ import Testing
 
     private func load(_ iwkey: UnsafePointer<klfs_iwkey>, _ handle: [UInt8], bits: UInt32,
                       use: klfs_direction, into schedule: inout klfs_aes_key) -> Int32 {
-        klfs_softkl_load_key(iwkey, handle, bits, use, &schedule)
+        use == KLFS_ENCRYPT ? klfs_softkl_load_key(iwkey, handle, bits, &schedule, nil)
+                            : klfs_softkl_load_key(iwkey, handle, bits, nil, &schedule)
+    }
+
+    /// XTS the way a keylocker-soft scope runs it: both handles loaded once,
+    /// the AES-NI/VAES kernel, the round keys wiped.
+    private func softXTS(_ iwkey: UnsafePointer<klfs_iwkey>, _ dataHandle: [UInt8], _ tweakHandle: [UInt8],
+                         _ direction: klfs_direction, _ input: [UInt8], _ output: inout [UInt8],
+                         unitSize: Int, units: Int, first: [UInt8]) -> Int32 {
+        var keys = klfs_aesni_xts_key()
+        defer { klfs_wipe(&keys, MemoryLayout<klfs_aesni_xts_key>.size) }
+        let status = klfs_softkl_load_xts_key(iwkey, dataHandle, tweakHandle, direction == KLFS_ENCRYPT,
+                                              direction == KLFS_DECRYPT, &keys)
+        guard status == KLFS_OK else { return status }
+        return klfs_aesni_xts_crypt(&keys, direction, input, &output, unitSize, units, first)
     }
 
     private func roundKeys(_ key: klfs_aes_key) -> [UInt8] {

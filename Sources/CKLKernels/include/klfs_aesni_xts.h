@@ -6,7 +6,7 @@
 
 // The expanded keys of one XTS key. The aesni engine keeps this in secret
 // memory for the life of the volume; the software Key Locker builds one on
-// its stack for one call and wipes it.
+// the stack for one scope (klfs_softkl_load_xts_key) and wipes it.
 typedef struct klfs_aesni_xts_key {
     klfs_aes_key data_encrypt;
     klfs_aes_key data_decrypt;

@@ -1,7 +1,7 @@
 #ifndef KLFS_SOFTKL_H
 #define KLFS_SOFTKL_H
 
-#include "klfs_aes.h"
+#include "klfs_aesni_xts.h"
 
 // The software Key Locker: the same handle format and semantics as the
 // hardware, with the wrapping key (IWKey) in process memory that the caller
@@ -40,31 +40,25 @@ int klfs_softkl_encode_key(const klfs_iwkey *iwkey, uint32_t restrictions,
 
 // What an AES*KL instruction does before it touches data: checks the handle
 // format (key type matches key_bits, reserved AAD bits zero), restrictions
-// (CPL0-only is always refused: we run at CPL3; no-encrypt on encrypt,
-// no-decrypt on decrypt) and the tag. On success expands the unwrapped key
-// into `schedule` (an encryption schedule for KLFS_ENCRYPT, a decryption one
-// for KLFS_DECRYPT), wipes the raw key and returns KLFS_OK. Otherwise zeroes
-// `schedule` and returns KLFS_EHANDLE. The caller wipes `schedule`.
+// for every use asked for (CPL0-only is always refused: we run at CPL3;
+// no-encrypt when `encrypt_schedule` is given, no-decrypt when
+// `decrypt_schedule` is given) and the tag. On success expands the key,
+// unwrapped once, into each schedule given (either may be NULL), wipes the
+// raw key and returns KLFS_OK. Otherwise zeroes the schedules given and
+// returns KLFS_EHANDLE. The caller wipes the schedules.
 int klfs_softkl_load_key(const klfs_iwkey *iwkey, const uint8_t *handle,
-                         unsigned key_bits, klfs_direction use,
-                         klfs_aes_key *schedule);
+                         unsigned key_bits, klfs_aes_key *encrypt_schedule,
+                         klfs_aes_key *decrypt_schedule);
 
-// XTS through two 256-bit handles: unwraps both once for this call, runs the
-// VAES/AES-NI XTS kernel, wipes every round key before returning. The tweak
-// handle is only ever used to encrypt. Same contract as klfs_xts_crypt.
-int klfs_softkl_xts_crypt(const klfs_iwkey *iwkey, const uint8_t data_handle[64],
-                          const uint8_t tweak_handle[64], klfs_direction direction,
-                          const uint8_t *in, uint8_t *out, size_t unit_size,
-                          size_t units, const uint8_t first_unit[16]);
-
-// ECB over `blocks` 16-byte blocks through one 256-bit handle, as
-// klfs_kl_ecb_crypt: unwraps the handle once for this call (for the
-// direction asked: a no-decrypt handle refuses decryption), wipes the round
-// keys before returning. in == out is allowed; on KLFS_EHANDLE `out` is
-// zeroed.
-int klfs_softkl_ecb_crypt(const klfs_iwkey *iwkey, const uint8_t handle[64],
-                          klfs_direction direction, const uint8_t *in, uint8_t *out,
-                          size_t blocks);
+// The expanded keys of one XTS key from two 256-bit handles, each
+// unwrapped once: the data key for encryption and/or decryption (`encrypt`,
+// `decrypt`; each use checked against the data handle's restrictions) and
+// the tweak key for encryption (XTS only ever encrypts the tweak). Returns
+// KLFS_OK, or KLFS_EHANDLE with `keys` zeroed. The caller wipes `keys`
+// when done with them.
+int klfs_softkl_load_xts_key(const klfs_iwkey *iwkey, const uint8_t data_handle[64],
+                             const uint8_t tweak_handle[64], bool encrypt, bool decrypt,
+                             klfs_aesni_xts_key *keys);
 
 // The wrap primitive: RFC 8452 AES-256-GCM-SIV from the record keys on
 // (the caller supplies the message-authentication key, the POLYVAL key, and

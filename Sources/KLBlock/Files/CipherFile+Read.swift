@@ -1,3 +1,5 @@
+import KLEngine
+
 extension CipherFile {
     /// Reads up to `buffer.count` bytes at `offset`; fewer at the end of
     /// the file, 0 at or past it.
@@ -6,7 +8,10 @@ extension CipherFile {
         return try lock.withReadLock { () throws(CipherFileError) -> Int in
             guard offset < plaintextSize else { return 0 }
             let count = min(buffer.count, plaintextSize - offset)
-            try readPlaintext(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]), at: offset)
+            try withCipher(for: .decrypt) { cipher throws(CipherFileError) in
+                try readPlaintext(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]), at: offset,
+                                  with: cipher)
+            }
             return count
         }
     }
@@ -14,8 +19,8 @@ extension CipherFile {
     /// Whole sectors are read and decrypted in the caller's buffer; a
     /// sector the range covers in part goes through the scratch buffer.
     /// `destination` lies within the plaintext size.
-    private func readPlaintext(into destination: UnsafeMutableRawBufferPointer,
-                               at offset: Int) throws(CipherFileError) {
+    private func readPlaintext(into destination: UnsafeMutableRawBufferPointer, at offset: Int,
+                               with cipher: borrowing XTSCipher) throws(CipherFileError) {
         let sector = sectorSize.bytes
         var done = 0
         while done < destination.count {
@@ -26,12 +31,12 @@ extension CipherFile {
                 let whole = remaining - remaining % sector
                 let target = UnsafeMutableRawBufferPointer(rebasing: destination[done..<done + whole])
                 try backing.readZeroFilled(into: target, at: backingOffset(ofSector: position / sector))
-                try decryptInPlace(target, firstSector: position / sector)
+                try decryptInPlace(target, firstSector: position / sector, with: cipher)
                 done += whole
             } else {
                 let count = min(sector - within, remaining)
                 let slot = UnsafeMutableRawBufferPointer(rebasing: SectorScratch.buffer[0..<sector])
-                try loadSector(position / sector, into: slot, zeroingFrom: plaintextSize)
+                try loadSector(position / sector, into: slot, zeroingFrom: plaintextSize, with: cipher)
                 UnsafeMutableRawBufferPointer(rebasing: destination[done..<done + count])
                     .copyMemory(from: UnsafeRawBufferPointer(rebasing: slot[within..<within + count]))
                 done += count

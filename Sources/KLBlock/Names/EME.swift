@@ -8,7 +8,9 @@ import KLEngine
 /// (AESENC256KL / AESDEC256KL). docs/FORMAT.md gives the steps.
 ///
 /// The key-derived values (L = AES(K, 0), its multiples, the mixing
-/// blocks) live in one stack buffer wiped before returning.
+/// blocks) live in one stack buffer wiped before returning. The four AES
+/// passes share one ``BlockCipherKey/withCipher(for:_:)`` scope, so the
+/// software Key Locker unwraps the names handle once per name.
 public enum EME {
     /// EME works on 1 to 128 blocks.
     public static let maxBlocks = 128
@@ -19,6 +21,16 @@ public enum EME {
         precondition(tweak.count == 16, "the EME tweak is one block")
         let m = data.count / 16
         precondition(data.count % 16 == 0 && (1...maxBlocks).contains(m), "EME takes 1 to 128 whole blocks")
+        // L is an encryption in both directions, so decryption needs both.
+        let directions: CryptDirections = direction == .encrypt ? .encrypt : [.encrypt, .decrypt]
+        try key.withCipher(for: directions) { cipher throws(EngineError) in
+            try mix(direction, cipher, tweak: tweak, data, blocks: m)
+        }
+    }
+
+    /// The ECB, mix, ECB passes of one transform, all through `cipher`.
+    private static func mix(_ direction: CryptDirection, _ cipher: borrowing BlockCipher, tweak: [UInt8],
+                            _ data: UnsafeMutableRawBufferPointer, blocks m: Int) throws(EngineError) {
         // Scratch: the L table (m blocks), then MP and MC.
         let scratchSize = 16 * (m + 2)
         try withUnsafeTemporaryAllocation(byteCount: scratchSize, alignment: 16) { scratch throws(EngineError) in
@@ -31,7 +43,7 @@ public enum EME {
             // L = AES-enc(K, 0) in both directions; L_j = 2^(j+1) L.
             let first = block(table, 0)
             first.initializeMemory(as: UInt8.self, repeating: 0)
-            try key.encryptBlocks(first)
+            try cipher.crypt(.encrypt, UnsafeRawBufferPointer(first), into: first)
             double(first)
             for j in 1..<m {
                 block(table, j).copyMemory(from: UnsafeRawBufferPointer(block(table, j - 1)))
@@ -39,11 +51,11 @@ public enum EME {
             }
             // PPP_j = AES(K, P_j xor L_j), all blocks in one call.
             xor(data, table)
-            try key.crypt(direction, UnsafeRawBufferPointer(data), into: data)
+            try cipher.crypt(direction, UnsafeRawBufferPointer(data), into: data)
             // MP = T xor PPP_1 xor ... xor PPP_m; MC = AES(K, MP); M = MP xor MC.
             mp.copyBytes(from: tweak)
             for j in 0..<m { xor(mp, block(data, j)) }
-            try key.crypt(direction, UnsafeRawBufferPointer(mp), into: mc)
+            try cipher.crypt(direction, UnsafeRawBufferPointer(mp), into: mc)
             xor(mp, mc)  // mp now holds M
             // CCC_j = PPP_j xor 2^(j-1) M for j >= 2 (1-based).
             for j in 1..<m {
@@ -56,7 +68,7 @@ public enum EME {
             xor(head, tweak)
             for j in 1..<m { xor(head, block(data, j)) }
             // C_j = AES(K, CCC_j) xor L_j.
-            try key.crypt(direction, UnsafeRawBufferPointer(data), into: data)
+            try cipher.crypt(direction, UnsafeRawBufferPointer(data), into: data)
             xor(data, table)
         }
     }
