@@ -8,7 +8,16 @@
 // -x, rm -rf) is a chain of such round trips. Here the worker that finished
 // the last request keeps asking for the next one, yielding its CPU to
 // anyone runnable, for up to spin_ns: a request arriving meanwhile is taken
-// without any wakeup. Only one worker spins at a time; the others sleep in
+// without any wakeup. The window adapts, as the kernel's haltpoll does:
+// it doubles (from 10 us, up to spin_ns) while requests arrive closer
+// together than spin_ns, and halves while they arrive further apart, so a
+// stream of large requests with long gaps between them (dd with 1 MiB
+// writes: about 1 ms each) soon stops paying for spins that never catch
+// anything. Two workers may spin at once: one takes the next
+// request, and the other keeps a second CPU awake, so that the reply wakes
+// the caller on a running CPU rather than a halted one (on two cores that
+// removed most of what spinning left: rm -rf of 18,000 files 0.49 s with
+// no spinning, 0.53 with one spinner, 0.38 with two). The others sleep in
 // epoll with EPOLLEXCLUSIVE, so a request wakes one sleeper, not all.
 #define _GNU_SOURCE
 #include "CFuse.h"
@@ -30,11 +39,16 @@ struct session_loop {
     struct fuse_session *session;
     int device;           // the session's /dev/fuse descriptor, made non-blocking
     int stop;             // eventfd, written when the session ends: wakes every worker
-    int64_t spin_ns;      // how long the last worker keeps asking before it sleeps
-    atomic_int spinning;  // 1 while some worker spins
+    int64_t spin_ns;      // the longest a worker keeps asking before it sleeps
+    _Atomic int64_t window_ns;    // how long it keeps asking now (0 to spin_ns)
+    _Atomic int64_t last_arrival; // when the last request was received
+    atomic_int spinning;  // workers spinning now, at most MAX_SPINNERS
     atomic_int error;     // the first negative errno a receive failed with
     sigset_t waiting_mask; // the signal mask while asleep (termination signals open)
 };
+
+enum { MAX_SPINNERS = 2 };
+static const int64_t WINDOW_GROW_START_NS = 10000;
 
 enum received { RECEIVED_REQUEST, RECEIVED_NOTHING, SESSION_OVER };
 
@@ -44,12 +58,26 @@ static int64_t monotonic_ns(void) {
     return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 }
 
+// Adapts the spin window to the gap since the previous request.
+static void learn_gap(struct session_loop *loop) {
+    int64_t now = monotonic_ns();
+    int64_t gap = now - atomic_exchange(&loop->last_arrival, now);
+    int64_t window = atomic_load(&loop->window_ns);
+    if (gap <= loop->spin_ns)
+        window = window < WINDOW_GROW_START_NS ? WINDOW_GROW_START_NS : window * 2;
+    else
+        window /= 2;
+    atomic_store(&loop->window_ns, window > loop->spin_ns ? loop->spin_ns : window);
+}
+
 // One non-blocking read of the device. libfuse returns 0 once the session
 // has exited or the file system was unmounted (ENODEV).
 static enum received receive(struct session_loop *loop, struct fuse_buf *buf) {
     int result = fuse_session_receive_buf(loop->session, buf);
-    if (result > 0)
+    if (result > 0) {
+        learn_gap(loop);
         return RECEIVED_REQUEST;
+    }
     if ((result == -EAGAIN || result == -EINTR) && !fuse_session_exited(loop->session))
         return RECEIVED_NOTHING;
     if (result < 0 && result != -EAGAIN && result != -EINTR) {
@@ -59,20 +87,24 @@ static enum received receive(struct session_loop *loop, struct fuse_buf *buf) {
     return SESSION_OVER;
 }
 
-// The spinning worker: asks again until spin_ns has passed, yielding the
-// CPU between attempts. Returns RECEIVED_NOTHING at once if another worker
-// is spinning already.
+// The spinning worker: asks again until the window has passed, yielding the
+// CPU between attempts. Returns RECEIVED_NOTHING at once if MAX_SPINNERS
+// workers are spinning already.
 static enum received spin(struct session_loop *loop, struct fuse_buf *buf) {
-    int idle = 0;
-    if (!atomic_compare_exchange_strong(&loop->spinning, &idle, 1))
+    int64_t window = atomic_load(&loop->window_ns);
+    if (window == 0)
         return RECEIVED_NOTHING;
-    int64_t deadline = monotonic_ns() + loop->spin_ns;
+    if (atomic_fetch_add(&loop->spinning, 1) >= MAX_SPINNERS) {
+        atomic_fetch_sub(&loop->spinning, 1);
+        return RECEIVED_NOTHING;
+    }
+    int64_t deadline = monotonic_ns() + window;
     enum received outcome = RECEIVED_NOTHING;
     while (outcome == RECEIVED_NOTHING && monotonic_ns() < deadline) {
         sched_yield();
         outcome = receive(loop, buf);
     }
-    atomic_store(&loop->spinning, 0);
+    atomic_fetch_sub(&loop->spinning, 1);
     return outcome;
 }
 
@@ -147,7 +179,8 @@ static void *work(void *argument) {
 
 int cfuse_session_loop(struct fuse_session *session, unsigned workers, long spin_ns) {
     struct session_loop loop = {.session = session, .device = fuse_session_fd(session),
-                                .spin_ns = spin_ns};
+                                .spin_ns = spin_ns, .window_ns = spin_ns,
+                                .last_arrival = monotonic_ns()};
     pthread_sigmask(SIG_SETMASK, NULL, &loop.waiting_mask);
     sigdelset(&loop.waiting_mask, SIGINT);
     sigdelset(&loop.waiting_mask, SIGTERM);

@@ -31,14 +31,16 @@ public enum EME {
     /// The ECB, mix, ECB passes of one transform, all through `cipher`.
     private static func mix(_ direction: CryptDirection, _ cipher: borrowing BlockCipher, tweak: [UInt8],
                             _ data: UnsafeMutableRawBufferPointer, blocks m: Int) throws(EngineError) {
-        // Scratch: the L table (m blocks), then MP and MC.
-        let scratchSize = 16 * (m + 2)
+        // Scratch: the L table (m blocks), then MP, MC and a copy of the tweak.
+        let scratchSize = 16 * (m + 3)
         try withUnsafeTemporaryAllocation(byteCount: scratchSize, alignment: 16) { scratch throws(EngineError) in
             // The key-derived blocks die here, on every path.
             defer { sodium_memzero(scratch.baseAddress!, scratchSize) }
             let table = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<(16 * m)])
             let mp = UnsafeMutableRawBufferPointer(rebasing: scratch[(16 * m)..<(16 * m + 16)])
             let mc = UnsafeMutableRawBufferPointer(rebasing: scratch[(16 * m + 16)..<(16 * m + 32)])
+            let t = UnsafeMutableRawBufferPointer(rebasing: scratch[(16 * m + 32)..<(16 * m + 48)])
+            t.copyBytes(from: tweak)
 
             // L = AES-enc(K, 0) in both directions; L_j = 2^(j+1) L.
             let first = block(table, 0)
@@ -53,7 +55,7 @@ public enum EME {
             xor(data, table)
             try cipher.crypt(direction, UnsafeRawBufferPointer(data), into: data)
             // MP = T xor PPP_1 xor ... xor PPP_m; MC = AES(K, MP); M = MP xor MC.
-            mp.copyBytes(from: tweak)
+            mp.copyMemory(from: UnsafeRawBufferPointer(t))
             for j in 0..<m { xor(mp, block(data, j)) }
             try cipher.crypt(direction, UnsafeRawBufferPointer(mp), into: mc)
             xor(mp, mc)  // mp now holds M
@@ -65,7 +67,7 @@ public enum EME {
             // CCC_1 = MC xor T xor CCC_2 xor ... xor CCC_m.
             let head = block(data, 0)
             head.copyMemory(from: UnsafeRawBufferPointer(mc))
-            xor(head, tweak)
+            xor(head, t)
             for j in 1..<m { xor(head, block(data, j)) }
             // C_j = AES(K, CCC_j) xor L_j.
             try cipher.crypt(direction, UnsafeRawBufferPointer(data), into: data)
@@ -77,8 +79,14 @@ public enum EME {
         UnsafeMutableRawBufferPointer(rebasing: buffer[(16 * index)..<(16 * index + 16)])
     }
 
-    private static func xor(_ target: UnsafeMutableRawBufferPointer, _ other: some Collection<UInt8>) {
-        for (index, byte) in zip(target.indices, other) { target[index] ^= byte }
+    /// target ^= other, 8 bytes at a time (EME works on whole blocks;
+    /// `other` is at least as long as `target`).
+    private static func xor(_ target: UnsafeMutableRawBufferPointer, _ other: UnsafeRawBufferPointer) {
+        for offset in stride(from: 0, to: target.count, by: 8) {
+            let word = target.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+                ^ other.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            target.storeBytes(of: word, toByteOffset: offset, as: UInt64.self)
+        }
     }
 
     private static func xor(_ target: UnsafeMutableRawBufferPointer, _ other: UnsafeMutableRawBufferPointer) {

@@ -1,4 +1,3 @@
-import Foundation
 import KLBlock
 
 /// How the FUSE layer serves a volume, chosen at mount time.
@@ -27,5 +26,5 @@ struct FilesystemOptions: Sendable {
     var workers: UInt32 = 10
     /// How long the worker that finished a request keeps asking for the
     /// next before it sleeps (Sources/CFuse/session_loop.c says why).
-    var spinNanoseconds = ProcessInfo.processInfo.environment["KLFS_SPIN_NS"].flatMap { Int($0) } ?? 50_000
+    var spinNanoseconds = 50_000
 }

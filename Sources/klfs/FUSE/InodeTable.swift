@@ -28,6 +28,11 @@ final class InodeTable: @unchecked Sendable {
         return inode
     }
 
+    /// The inode the kernel knows for a backing file, if any.
+    func known(_ backing: BackingID) -> Inode? {
+        lock.withLock { byBacking[backing] }
+    }
+
     /// Counts one kernel lookup of the file `fd` (an O_PATH descriptor
     /// whose attributes are `st`) and returns its inode. Takes ownership of
     /// `fd`: it is closed when the file already had an inode.

@@ -21,9 +21,27 @@ extension Filesystem {
         let directory = try inodes.inode(parent)
         if isHidden(name, in: directory) { throw SystemError(ENOENT) }
         let backing = try names.backingName(name, in: directory)
+        var st = stat()
+        let known = fstatat(directory.fd, backing.name, &st, AT_SYMLINK_NOFOLLOW) == 0
+            ? inodes.known(BackingID(st)) : nil
         try checked(unlinkat(directory.fd, backing.name, 0))
         names.removed(backing, in: directory)
+        if let known { releaseSpace(of: known) }
         fuse_reply_err(req, 0)
+    }
+
+    /// A file whose last name went and that nobody has open is emptied at
+    /// once. Its backing file lives on only through the inode's O_PATH
+    /// descriptor until the kernel's FORGET, which is asynchronous: without
+    /// this, `rm big; write` on a full disk could see ENOSPC.
+    private func releaseSpace(of inode: Inode) {
+        guard inode.isRegularFile, let st = try? backingAttributes(inode.fd), st.st_nlink == 0 else { return }
+        inode.contents.whileUnused {
+            let fd = Glibc.open(procPath(inode.fd), O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { return }
+            ftruncate(fd, 0)
+            close(fd)
+        }
     }
 
     /// RENAME_NOREPLACE and RENAME_EXCHANGE go to renameat2 as they are.

@@ -27,6 +27,16 @@ final class SharedContents: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` unless a user has the file open, and then the size is 0
+    /// (what the body leaves, for a file that lost its last name).
+    func whileUnused(_ body: () -> Void) {
+        lock.withLock {
+            guard file == nil else { return }
+            body()
+            sizeWhenClosed = 0
+        }
+    }
+
     /// Counts one more user, opening the file for the first one with
     /// `open`, which returns the backing descriptor and the file over it.
     func acquire(_ open: () throws(SystemError) -> (Int32, CipherFile)) throws(SystemError) -> CipherFile {
