@@ -9,8 +9,8 @@
 // the last request keeps asking for the next one, yielding its CPU to
 // anyone runnable, for up to spin_ns: a request arriving meanwhile is taken
 // without any wakeup. The window adapts, as the kernel's haltpoll does:
-// it doubles (from 10 us, up to spin_ns) while requests arrive closer
-// together than spin_ns, and halves while they arrive further apart, so a
+// it doubles (from 10 us, up to spin_ns) while requests arrive within
+// spin_ns of the last reply, and halves while they arrive later, so a
 // stream of large requests with long gaps between them (dd with 1 MiB
 // writes: about 1 ms each) soon stops paying for spins that never catch
 // anything. Two workers may spin at once: one takes the next
@@ -41,7 +41,7 @@ struct session_loop {
     int stop;             // eventfd, written when the session ends: wakes every worker
     int64_t spin_ns;      // the longest a worker keeps asking before it sleeps
     _Atomic int64_t window_ns;    // how long it keeps asking now (0 to spin_ns)
-    _Atomic int64_t last_arrival; // when the last request was received
+    _Atomic int64_t last_reply;   // when a worker last finished a request
     atomic_int spinning;  // workers spinning now, at most MAX_SPINNERS
     atomic_int error;     // the first negative errno a receive failed with
     sigset_t waiting_mask; // the signal mask while asleep (termination signals open)
@@ -58,10 +58,10 @@ static int64_t monotonic_ns(void) {
     return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 }
 
-// Adapts the spin window to the gap since the previous request.
+// Adapts the spin window to how long the daemon sat idle before this
+// request: what a spin would have had to wait.
 static void learn_gap(struct session_loop *loop) {
-    int64_t now = monotonic_ns();
-    int64_t gap = now - atomic_exchange(&loop->last_arrival, now);
+    int64_t gap = monotonic_ns() - atomic_load(&loop->last_reply);
     int64_t window = atomic_load(&loop->window_ns);
     if (gap <= loop->spin_ns)
         window = window < WINDOW_GROW_START_NS ? WINDOW_GROW_START_NS : window * 2;
@@ -165,9 +165,10 @@ static void *work(void *argument) {
             outcome = spin(loop, &buf);
         if (outcome == SESSION_OVER)
             break;
-        if (outcome == RECEIVED_REQUEST)
+        if (outcome == RECEIVED_REQUEST) {
             fuse_session_process_buf(loop->session, &buf);
-        else
+            atomic_store(&loop->last_reply, monotonic_ns());
+        } else
             sleep_until_ready(loop, poller);
     }
     end_session(loop);
@@ -180,7 +181,7 @@ static void *work(void *argument) {
 int cfuse_session_loop(struct fuse_session *session, unsigned workers, long spin_ns) {
     struct session_loop loop = {.session = session, .device = fuse_session_fd(session),
                                 .spin_ns = spin_ns, .window_ns = spin_ns,
-                                .last_arrival = monotonic_ns()};
+                                .last_reply = monotonic_ns()};
     pthread_sigmask(SIG_SETMASK, NULL, &loop.waiting_mask);
     sigdelset(&loop.waiting_mask, SIGINT);
     sigdelset(&loop.waiting_mask, SIGTERM);
