@@ -22,18 +22,24 @@ extension Filesystem {
         if isHidden(name, in: directory) { throw SystemError(ENOENT) }
         let backing = try names.backingName(name, in: directory)
         var st = stat()
-        let known = fstatat(directory.fd, backing.name, &st, AT_SYMLINK_NOFOLLOW) == 0
-            ? inodes.known(BackingID(st)) : nil
+        let large = fstatat(directory.fd, backing.name, &st, AT_SYMLINK_NOFOLLOW) == 0
+            && Int(st.st_blocks) * 512 >= Self.spaceReleasedAtUnlink
+        let known = large ? inodes.known(BackingID(st)) : nil
         try checked(unlinkat(directory.fd, backing.name, 0))
         names.removed(backing, in: directory)
         if let known { releaseSpace(of: known) }
         fuse_reply_err(req, 0)
     }
 
-    /// A file whose last name went and that nobody has open is emptied at
-    /// once. Its backing file lives on only through the inode's O_PATH
-    /// descriptor until the kernel's FORGET, which is asynchronous: without
-    /// this, `rm big; write` on a full disk could see ENOSPC.
+    /// Files holding at least this much are emptied by unlink itself; the
+    /// space of smaller ones comes back at the kernel's FORGET a moment
+    /// later, which keeps a truncate off the path of every `rm` of a small file.
+    private static let spaceReleasedAtUnlink = 1 << 20
+
+    /// A large file whose last name went and that nobody has open is
+    /// emptied at once. Its backing file lives on only through the inode's
+    /// O_PATH descriptor until the kernel's FORGET, which is asynchronous:
+    /// without this, `rm big; write` on a full disk could see ENOSPC.
     private func releaseSpace(of inode: Inode) {
         guard inode.isRegularFile, let st = try? backingAttributes(inode.fd), st.st_nlink == 0 else { return }
         inode.contents.whileUnused {
