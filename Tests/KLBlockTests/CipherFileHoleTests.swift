@@ -24,6 +24,21 @@ import KLTestSupport
         #expect(try file.readBytes(count: 4096, at: gigabyte / 2 - 4096) == [UInt8](repeating: 0, count: 4096))
     }
 
+    @Test func growingToAtLeastASizeNeverShrinksAndExtendsWithZeros() throws {
+        let directory = try CipherFileFixture.Directory()
+        let backing = try directory.backingFile("grow")
+        let file = try CipherFile.create(descriptor: backing.fd, key: CipherFileFixture.key(), sectorSize: sectorSize)
+        let data = [UInt8](repeating: 0x5A, count: 10_000)
+        try file.writeBytes(data, at: 0)
+        try file.grow(toAtLeast: 5000)
+        #expect(file.size == 10_000)
+        #expect(try file.readBytes(count: 10_000, at: 0) == data)
+        try file.grow(toAtLeast: 20_000)
+        #expect(file.size == 20_000)
+        #expect(try file.readBytes(count: 20_000, at: 0) == data + [UInt8](repeating: 0, count: 10_000))
+        #expect(try backing.status().size == 4096 + 5 * 4096)
+    }
+
     @Test func aWritePastTheEndLeavesHoles() throws {
         let directory = try CipherFileFixture.Directory()
         let backing = try directory.backingFile("gap")

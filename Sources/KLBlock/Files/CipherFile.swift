@@ -83,11 +83,22 @@ public final class CipherFile: @unchecked Sendable {
     /// Grows the file with a hole or shrinks it. Shrinking zeroes the bytes
     /// of the new last sector beyond the size, so growing again reads zeros.
     public func truncate(to newSize: Int) throws(CipherFileError) {
+        try resize(to: newSize, shrinking: true)
+    }
+
+    /// fallocate's default mode: grows the file with a hole to `newSize`
+    /// when it is smaller, else leaves it. One step under the lock, so a
+    /// write that extends the file meanwhile is never cut back.
+    public func grow(toAtLeast newSize: Int) throws(CipherFileError) {
+        try resize(to: newSize, shrinking: false)
+    }
+
+    private func resize(to newSize: Int, shrinking: Bool) throws(CipherFileError) {
         guard newSize >= 0 else { throw .negativeOffset(newSize) }
         let maximum = CipherFileLayout.maximumSize(sectorSize: sectorSize)
         guard newSize <= maximum else { throw .fileTooLarge(requested: newSize, maximum: maximum) }
         try lock.withWriteLock { () throws(CipherFileError) in
-            guard newSize != plaintextSize else { return }
+            guard newSize > plaintextSize || (shrinking && newSize < plaintextSize) else { return }
             // Rewriting the old or new last sector decrypts, then encrypts.
             try withCipher(for: [.encrypt, .decrypt]) { cipher throws(CipherFileError) in
                 if newSize > plaintextSize {

@@ -175,9 +175,9 @@ extension Filesystem {
         let handle = OpenFile.attached(to: fi)
         let (end, overflow) = Int(offset).addingReportingOverflow(Int(length))
         if overflow { throw SystemError(EFBIG) }
-        if mode & cfuse_falloc_fl_keep_size == 0 && end > handle.file.size {
+        if mode & cfuse_falloc_fl_keep_size == 0 {
             do {
-                try handle.file.truncate(to: end)
+                try handle.file.grow(toAtLeast: end)
             } catch {
                 throw failure(error, in: handle.inode)
             }
