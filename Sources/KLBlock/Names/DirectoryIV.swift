@@ -11,13 +11,21 @@ public enum DirectoryIV {
     /// A fresh random IV.
     public static func random() -> [UInt8] { publicRandomBytes(size) }
 
-    /// Writes `iv` as the IV of the directory `directoryFD` (any
-    /// descriptor on it, O_PATH included). Fails with EEXIST if it has one.
+    /// Writes `iv` as the IV of the directory `directoryFD` (a read-only
+    /// descriptor on it: fsync refuses O_PATH). Fails with EEXIST if it has
+    /// one; any other failure leaves no IV file behind.
+    ///
+    /// The IV and its name reach stable storage before this returns (fsync
+    /// of the file, then of the directory): a directory that outlived a
+    /// crash without its IV would hold names nobody can decrypt.
     public static func write(_ iv: [UInt8], in directoryFD: Int32) -> Int32 {
         let fd = openat(directoryFD, fileName, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o400)
         guard fd >= 0 else { return errno }
         defer { close(fd) }
-        return iv.withUnsafeBytes { POSIXIO.writeAll(fd, $0) }
+        var status = iv.withUnsafeBytes { POSIXIO.writeAll(fd, $0) }
+        if status == 0 && (fsync(fd) != 0 || fsync(directoryFD) != 0) { status = errno }
+        if status != 0 { unlinkat(directoryFD, fileName, 0) }
+        return status
     }
 
     /// The IV of the directory `directoryFD`; an errno when the file is
