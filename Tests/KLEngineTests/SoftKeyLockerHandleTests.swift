@@ -272,9 +272,7 @@ import Testing
     @Test func xtsThroughHandlesMatchesOpenSSLAndRoundTrips() throws {
         try withIWKey { iwkey in
             let key = randomBytes(64)
-            let dataHandle = try encode(iwkey, key: Array(key[0..<32]), bits: 256, restrictions: 0)
-            let tweakHandle = try encode(iwkey, key: Array(key[32...]), bits: 256,
-                                         restrictions: UInt32(KLFS_KL_RESTRICT_NO_DECRYPT))
+            let (dataHandle, tweakHandle) = try xtsHandles(iwkey, key: key)
             let unitSize = 4096, units = 3
             let plaintext = randomBytes(unitSize * units)
             var first = [UInt8](repeating: 0, count: 16)
@@ -312,9 +310,7 @@ import Testing
     @Test func oneXTSLoadServesBothDirectionsAndARefusalZeroesEverySchedule() throws {
         try withIWKey { iwkey in
             let key = randomBytes(64)
-            let dataHandle = try encode(iwkey, key: Array(key[0..<32]), bits: 256, restrictions: 0)
-            let tweakHandle = try encode(iwkey, key: Array(key[32...]), bits: 256,
-                                         restrictions: UInt32(KLFS_KL_RESTRICT_NO_DECRYPT))
+            let (dataHandle, tweakHandle) = try xtsHandles(iwkey, key: key)
             var loaded = klfs_aesni_xts_key(), expected = klfs_aesni_xts_key()
             defer {
                 klfs_wipe(&loaded, MemoryLayout<klfs_aesni_xts_key>.size)
@@ -390,6 +386,13 @@ import Testing
         var handle = [UInt8](repeating: 0, count: bits == 128 ? Int(KLFS_HANDLE128_SIZE) : Int(KLFS_HANDLE256_SIZE))
         try #require(klfs_softkl_encode_key(iwkey, restrictions, key, bits, &handle) == KLFS_OK)
         return handle
+    }
+
+    /// The handles of an XTS key K1 || K2 as the engine makes them: the
+    /// tweak handle may not decrypt.
+    private func xtsHandles(_ iwkey: UnsafePointer<klfs_iwkey>, key: [UInt8]) throws -> ([UInt8], [UInt8]) {
+        (try encode(iwkey, key: Array(key[0..<32]), bits: 256, restrictions: 0),
+         try encode(iwkey, key: Array(key[32...]), bits: 256, restrictions: UInt32(KLFS_KL_RESTRICT_NO_DECRYPT)))
     }
 
     private func load(_ iwkey: UnsafePointer<klfs_iwkey>, _ handle: [UInt8], bits: UInt32,

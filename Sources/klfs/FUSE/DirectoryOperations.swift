@@ -34,8 +34,17 @@ extension Filesystem {
                  plus: Bool) throws(SystemError) {
         let directory = try inodes.inode(node)
         let listing = try DirectoryStream(directory.fd, at: offset)
-        let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: size)
-        defer { buffer.deallocate() }
+        try withReplyBuffer(size) { reply throws(SystemError) in
+            let buffer = reply.baseAddress!.assumingMemoryBound(to: CChar.self)
+            let used = try fill(buffer, size, from: listing, of: directory, req, plus: plus)
+            fuse_reply_buf(req, buffer, used)
+        }
+    }
+
+    /// Entries from `listing` into `buffer` while they fit; returns the
+    /// bytes used.
+    private func fill(_ buffer: UnsafeMutablePointer<CChar>, _ size: Int, from listing: DirectoryStream,
+                      of directory: Inode, _ req: fuse_req_t, plus: Bool) throws(SystemError) -> Int {
         var used = 0
         while true {
             errno = 0
@@ -61,7 +70,7 @@ extension Filesystem {
             if added < 0 { break }
             used += added
         }
-        fuse_reply_buf(req, buffer, used)
+        return used
     }
 
     /// One readdirplus entry (`name` as listed, `backing` as stored), or

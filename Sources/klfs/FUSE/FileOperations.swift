@@ -115,20 +115,15 @@ extension Filesystem {
     func read(_ req: fuse_req_t, _ size: Int, _ offset: off_t,
               _ fi: UnsafeMutablePointer<fuse_file_info>?) throws(SystemError) {
         let handle = OpenFile.attached(to: fi)
-        // The kernel asks for at most 1 MiB (max_pages): the thread's reply
-        // buffer serves every read; a larger one would get its own.
-        let large = size > replyBuffers.capacity
-            ? UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64) : nil
-        defer { large?.deallocate() }
-        let buffer = large ?? replyBuffers.buffer
-        let count: Int
-        do {
-            count = try handle.file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<size]),
-                                         at: Int(offset))
-        } catch {
-            throw failure(error, in: handle.inode)
+        try withReplyBuffer(size) { buffer throws(SystemError) in
+            let count: Int
+            do throws(CipherFileError) {
+                count = try handle.file.read(into: buffer, at: Int(offset))
+            } catch {
+                throw failure(error, in: handle.inode)
+            }
+            fuse_reply_buf(req, buffer.baseAddress!.assumingMemoryBound(to: CChar.self), count)
         }
-        fuse_reply_buf(req, buffer.baseAddress!.assumingMemoryBound(to: CChar.self), count)
     }
 
     func write(_ req: fuse_req_t, _ data: UnsafePointer<CChar>?, _ size: Int, _ offset: off_t,
@@ -185,6 +180,3 @@ extension Filesystem {
         fuse_reply_err(req, 0)
     }
 }
-
-/// Each worker thread's buffer for read replies.
-private let replyBuffers = PerThreadBuffer(capacity: 1 << 20)
