@@ -22,7 +22,7 @@ import Testing
         try run("/usr/bin/gocryptfs", ["-zerokey", "-q", cipherDir, mountPoint])
         do {
             defer { try? run("/usr/bin/fusermount3", ["-u", mountPoint]) }
-            for name in names { FileManager.default.createFile(atPath: mountPoint + "/" + name, contents: nil) }
+            for name in names { #expect(FileManager.default.createFile(atPath: mountPoint + "/" + name, contents: nil)) }
         }
 
         let cipher = NameCipher(key: try AESNIEngine().makeBlockKey(try gocryptfsNameKey()))

@@ -30,7 +30,9 @@ public struct NameCipher: Sendable {
     /// ``NameError/invalid`` for anything this volume's key and this
     /// directory's IV did not produce (a foreign or altered name).
     public func decrypt(_ encoded: some Collection<UInt8>, directoryIV: [UInt8]) throws(NameError) -> [UInt8] {
-        guard var bytes = Base64URL.decode(encoded), bytes.count % 16 == 0,
+        // Decoded from a copy: a generic collection from another module
+        // would run the decoder unspecialized, a call per character.
+        guard var bytes = Base64URL.decode(Array(encoded)), bytes.count % 16 == 0,
               (16...Self.maxCiphertextLength).contains(bytes.count) else {
             throw .invalid("not the base64url of 1 to 16 whole blocks")
         }

@@ -12,6 +12,8 @@ final class InodeTable: @unchecked Sendable {
     private var byBacking: [BackingID: Inode] = [:]
     private var nextNode = fuse_ino_t(FUSE_ROOT_ID) + 1
     let root: Inode
+    /// Sizes of regular files outlive their inodes here.
+    let forgottenSizes = ForgottenSizes()
 
     /// `rootFD` is an O_PATH descriptor on the cipher dir.
     init(rootFD: Int32) throws(SystemError) {
@@ -50,20 +52,35 @@ final class InodeTable: @unchecked Sendable {
             byBacking[key] = inode
             return (inode, false)
         }
-        if duplicate { close(fd) }
+        if duplicate {
+            close(fd)
+        } else if inode.isRegularFile, let size = forgottenSizes.take(for: st) {
+            inode.contents.assume(size)
+        }
         return inode
     }
 
     /// The kernel dropped `count` lookups of `node`; at zero the node ID
     /// is retired. The root is never retired.
     func forget(_ node: fuse_ino_t, count: UInt64) {
-        lock.withLock {
-            guard node != root.nodeID, let inode = byNode[node] else { return }
+        let retired = lock.withLock { () -> Inode? in
+            guard node != root.nodeID, let inode = byNode[node] else { return nil }
             inode.lookups -= min(count, inode.lookups)
-            if inode.lookups == 0 {
-                byNode[node] = nil
-                byBacking[inode.backing] = nil
-            }
+            guard inode.lookups == 0 else { return nil }
+            byNode[node] = nil
+            byBacking[inode.backing] = nil
+            return inode
         }
+        guard let retired else { return }
+        keepSize(of: retired)
+        // The table's reference dies here, outside the lock: closing the
+        // descriptor of a file that lost its last name frees its backing
+        // pages, which must not hold up lookups on other workers.
+    }
+
+    private func keepSize(of inode: Inode) {
+        guard inode.isRegularFile, let size = inode.contents.knownSize,
+              let st = try? backingAttributes(inode.fd), st.st_nlink > 0 else { return }
+        forgottenSizes.keep(size, of: st)
     }
 }

@@ -22,9 +22,10 @@ extension Filesystem {
         if isHidden(name, in: directory) { throw SystemError(ENOENT) }
         let backing = try names.backingName(name, in: directory)
         var st = stat()
-        let large = fstatat(directory.fd, backing.name, &st, AT_SYMLINK_NOFOLLOW) == 0
-            && Int(st.st_blocks) * 512 >= Self.spaceReleasedAtUnlink
+        let found = fstatat(directory.fd, backing.name, &st, AT_SYMLINK_NOFOLLOW) == 0
+        let large = found && Int(st.st_blocks) * 512 >= Self.spaceReleasedAtUnlink
         let known = large ? inodes.known(BackingID(st)) : nil
+        if found { inodes.forgottenSizes.drop(BackingID(st)) }
         try checked(unlinkat(directory.fd, backing.name, 0))
         names.removed(backing, in: directory)
         if let known { releaseSpace(of: known) }
@@ -60,6 +61,7 @@ extension Filesystem {
         if isHidden(name, in: from) { throw SystemError(ENOENT) }
         try refuseHidden(newName, in: to)
         let source = try names.backingName(name, in: from), target = try names.backingName(newName, in: to)
+        dropForgottenSize(of: target, in: to)
         if flags & cfuse_rename_exchange != 0 {
             try checked(cfuse_renameat2(from.fd, source.name, to.fd, target.name, flags))
         } else {
@@ -69,6 +71,14 @@ extension Filesystem {
             names.removed(source, in: from)
         }
         fuse_reply_err(req, 0)
+    }
+
+    /// A rename replacing `target` may free its backing file.
+    private func dropForgottenSize(of target: BackingName, in directory: Inode) {
+        var st = stat()
+        if fstatat(directory.fd, target.name, &st, AT_SYMLINK_NOFOLLOW) == 0 {
+            inodes.forgottenSizes.drop(BackingID(st))
+        }
     }
 
     /// The new name is one more lookup of the same inode.

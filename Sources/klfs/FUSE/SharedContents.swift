@@ -27,6 +27,18 @@ final class SharedContents: @unchecked Sendable {
         }
     }
 
+    /// The plaintext size if known without reading the header.
+    var knownSize: Int? {
+        lock.withLock { file?.size ?? sizeWhenClosed }
+    }
+
+    /// Takes `size` as the size when closed, unless one is known already.
+    func assume(_ size: Int) {
+        lock.withLock {
+            if file == nil && sizeWhenClosed == nil { sizeWhenClosed = size }
+        }
+    }
+
     /// Runs `body` unless a user has the file open, and then the size is 0
     /// (what the body leaves, for a file that lost its last name).
     func whileUnused(_ body: () -> Void) {
