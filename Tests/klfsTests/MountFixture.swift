@@ -149,6 +149,13 @@ func withMountedVolume(engine: String = "keylocker-soft", sectorSize: SectorSize
     try body(volume)
 }
 
+/// What each of `pid`'s descriptors is open on, as /proc/PID/fd shows it
+/// (a deleted file's path ends in " (deleted)").
+func descriptorTargets(of pid: pid_t) -> [String] {
+    let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+    return fds.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)") }
+}
+
 /// The whole of a /proc file. String(contentsOfFile:) and Data(contentsOf:)
 /// stop after the first read, which for seq_file files (mountinfo, maps) is
 /// one page: every line after the first 4 KiB would be missing.
@@ -161,7 +168,7 @@ extension VolumeFixture {
     /// Mounts in the foreground (`-f`) with the daemon's stderr, where it
     /// logs, going to `log`; returns the daemon once the mount is ready.
     func mountInForeground(logTo log: URL, extraArguments: [String] = []) throws -> Process {
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        try #require(FileManager.default.createFile(atPath: log.path, contents: nil))
         let process = Process()
         process.executableURL = klfsBinary
         process.arguments = ["mount", "-f", cipherDir, mountPoint, "--passfile", passfile] + extraArguments

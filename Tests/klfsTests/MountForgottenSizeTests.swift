@@ -57,11 +57,7 @@ private func forgetEverything(_ volume: VolumeFixture) throws {
 
 /// How many of `pid`'s descriptors are on files inside `directory`.
 private func descriptorsBelow(_ directory: String, in pid: pid_t) -> Int {
-    let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
-    return fds.filter { fd in
-        let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")) ?? ""
-        return target.hasPrefix(directory + "/")
-    }.count
+    descriptorTargets(of: pid).filter { $0.hasPrefix(directory + "/") }.count
 }
 
 /// The files opened (for reading or writing, not O_PATH) in a directory

@@ -6,10 +6,23 @@ import Glibc
 /// reused within a mount, so the generation number can stay 0; a backing
 /// (st_dev, st_ino) cannot be reused while its O_PATH descriptor is open,
 /// so one backing file has one inode here and hard links share it.
+///
+/// A forgotten inode of a deleted file is retired, not dropped: closing its
+/// descriptor frees the file's pages, and an `rmdir` of its backing
+/// directory meanwhile spins in the kernel until that is done (the dying
+/// entry is still the directory's child). `rm -rf` sends each directory's
+/// RMDIR right after its files' FORGETs, so closing them one by one as
+/// they came made nearly every RMDIR wait. Retired inodes are dropped
+/// together, ``retirement`` after the first of them came (on a dispatch
+/// thread), or at once when ``retiredBatch`` are waiting. Only small files
+/// are retired, so what they hold is bounded.
 final class InodeTable: @unchecked Sendable {
     private let lock = NSLock()
     private var byNode: [fuse_ino_t: Inode] = [:]
     private var byBacking: [BackingID: Inode] = [:]
+    private var retired: [Inode] = []
+    private static let retiredBatch = 256
+    private static let retirement = DispatchTimeInterval.milliseconds(10)
     private var nextNode = fuse_ino_t(FUSE_ROOT_ID) + 1
     let root: Inode
     /// Sizes of regular files outlive their inodes here.
@@ -61,9 +74,9 @@ final class InodeTable: @unchecked Sendable {
     }
 
     /// The kernel dropped `count` lookups of `node`; at zero the node ID
-    /// is retired. The root is never retired.
+    /// is given up (the root's never is) and a regular file's size kept.
     func forget(_ node: fuse_ino_t, count: UInt64) {
-        let retired = lock.withLock { () -> Inode? in
+        let forgotten = lock.withLock { () -> Inode? in
             guard node != root.nodeID, let inode = byNode[node] else { return nil }
             inode.lookups -= min(count, inode.lookups)
             guard inode.lookups == 0 else { return nil }
@@ -71,16 +84,36 @@ final class InodeTable: @unchecked Sendable {
             byBacking[inode.backing] = nil
             return inode
         }
-        guard let retired else { return }
-        keepSize(of: retired)
-        // The table's reference dies here, outside the lock: closing the
-        // descriptor of a file that lost its last name frees its backing
-        // pages, which must not hold up lookups on other workers.
+        guard let forgotten, let st = try? backingAttributes(forgotten.fd) else { return }
+        if st.st_nlink > 0 {
+            if forgotten.isRegularFile, let size = forgotten.contents.knownSize { forgottenSizes.keep(size, of: st) }
+        } else if Int(st.st_blocks) * 512 < Filesystem.spaceReleasedAtUnlink {
+            retire(forgotten)
+        }
+        // Anything not retired dies here, outside the lock: freeing a large
+        // deleted file's pages must not hold up lookups.
     }
 
-    private func keepSize(of inode: Inode) {
-        guard inode.isRegularFile, let size = inode.contents.knownSize,
-              let st = try? backingAttributes(inode.fd), st.st_nlink > 0 else { return }
-        forgottenSizes.keep(size, of: st)
+    private func retire(_ inode: Inode) {
+        let (first, batch) = lock.withLock { () -> (Bool, [Inode]) in
+            retired.append(inode)
+            guard retired.count >= Self.retiredBatch else { return (retired.count == 1, []) }
+            defer { retired = [] }
+            return (false, retired)
+        }
+        if first {
+            DispatchQueue.global().asyncAfter(deadline: .now() + Self.retirement) { self.releaseRetired() }
+        }
+        withExtendedLifetime(batch) {}  // a full batch closes here, outside the lock
+    }
+
+    /// Drops every retired inode, closing their descriptors unless a
+    /// request still holds one.
+    private func releaseRetired() {
+        let batch = lock.withLock { () -> [Inode] in
+            defer { retired = [] }
+            return retired
+        }
+        withExtendedLifetime(batch) {}
     }
 }

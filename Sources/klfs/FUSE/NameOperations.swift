@@ -35,7 +35,7 @@ extension Filesystem {
     /// Files holding at least this much are emptied by unlink itself; the
     /// space of smaller ones comes back at the kernel's FORGET a moment
     /// later, which keeps a truncate off the path of every `rm` of a small file.
-    private static let spaceReleasedAtUnlink = 1 << 20
+    static let spaceReleasedAtUnlink = 1 << 20
 
     /// A large file whose last name went and that nobody has open is
     /// emptied at once. Its backing file lives on only through the inode's
