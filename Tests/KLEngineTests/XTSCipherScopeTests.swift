@@ -41,15 +41,9 @@ import KLTestSupport
             let data = try locker.wrap(try secret(Array(keyBytes[0..<32])), restrictions: .noDecrypt)
             let tweak = try locker.wrap(try secret(Array(keyBytes[32...])), restrictions: locker.tweakRestrictions)
             let key = locker.xtsKey(dataHandle: data, tweakHandle: tweak)
+            expectRefused(key, running: .decrypt, "\(engine.kind)")
             let input = [UInt8](repeating: 0x5A, count: unit)
             var buffer = input
-            #expect(throws: EngineError.handleRejected, "\(engine.kind)") {
-                try key.withCipher(for: [.encrypt, .decrypt]) { cipher throws(EngineError) in
-                    try cipher.crypt(.decrypt, &buffer, dataUnitSize: unit, firstDataUnit: 1)
-                }
-            }
-            #expect(buffer == input || buffer.allSatisfy { $0 == 0 }, "\(engine.kind)")
-            buffer = input
             try key.withCipher(for: .encrypt) { cipher throws(EngineError) in
                 try cipher.crypt(.encrypt, &buffer, dataUnitSize: unit, firstDataUnit: 1)
             }
@@ -68,16 +62,22 @@ import KLTestSupport
                                    locker.wrap(SecretBytes.random(count: 32), restrictions: locker.tweakRestrictions)]
                 handles[tampered].bytes[50] ^= 4
                 let key = locker.xtsKey(dataHandle: handles[0], tweakHandle: handles[1])
-                let input = [UInt8](repeating: 0x5A, count: unit)
-                var buffer = input
-                #expect(throws: EngineError.handleRejected, "\(engine.kind) handle \(tampered)") {
-                    try key.withCipher(for: [.encrypt, .decrypt]) { cipher throws(EngineError) in
-                        try cipher.crypt(.encrypt, &buffer, dataUnitSize: unit, firstDataUnit: 0)
-                    }
-                }
-                #expect(buffer == input || buffer.allSatisfy { $0 == 0 }, "\(engine.kind) handle \(tampered)")
+                expectRefused(key, running: .encrypt, "\(engine.kind) handle \(tampered)")
             }
         }
+    }
+
+    /// A scope for both directions over `key` is refused with
+    /// `handleRejected` before `direction` writes anything but zeros.
+    private func expectRefused(_ key: any XTSKey, running direction: CryptDirection, _ comment: Comment) {
+        let input = [UInt8](repeating: 0x5A, count: unit)
+        var buffer = input
+        #expect(throws: EngineError.handleRejected, comment) {
+            try key.withCipher(for: [.encrypt, .decrypt]) { cipher throws(EngineError) in
+                try cipher.crypt(direction, &buffer, dataUnitSize: unit, firstDataUnit: 1)
+            }
+        }
+        #expect(buffer == input || buffer.allSatisfy { $0 == 0 }, comment)
     }
 
     /// On the real Key Locker a scope unwraps nothing: each call still runs
