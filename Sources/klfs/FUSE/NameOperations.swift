@@ -33,8 +33,9 @@ extension Filesystem {
     }
 
     /// Files holding at least this much are emptied by unlink itself; the
-    /// space of smaller ones comes back at the kernel's FORGET a moment
-    /// later, which keeps a truncate off the path of every `rm` of a small file.
+    /// space of smaller ones comes back within about 10 ms of the kernel's
+    /// FORGET (InodeTable closes them in batches), which keeps a truncate
+    /// off the path of every `rm` of a small file.
     static let spaceReleasedAtUnlink = 1 << 20
 
     /// A large file whose last name went and that nobody has open is
