@@ -43,9 +43,7 @@ import KLTestSupport
     @Test func aTamperedHandleIsRefusedWithNoOutput() throws {
         for engine in try allEngines() {
             guard let locker = engine as? any KeyLocker else { continue }
-            var handle = try locker.wrap(try secret([UInt8](repeating: 3, count: 32)), restrictions: [])
-            handle.bytes[40] ^= 1
-            let key = locker.blockKey(handle: handle)
+            let key = try tamperedBlockKey(locker, flipping: 1, ofByte: 40)
             var buffer = [UInt8](repeating: 0x5A, count: 48)
             #expect(throws: EngineError.handleRejected) {
                 try buffer.withUnsafeMutableBytes { try key.encryptBlocks($0) }
@@ -117,9 +115,7 @@ import KLTestSupport
     @Test func aScopeOverATamperedHandleIsRefused() throws {
         for engine in try allEngines() {
             guard let locker = engine as? any KeyLocker else { continue }
-            var handle = try locker.wrap(try secret([UInt8](repeating: 3, count: 32)), restrictions: [])
-            handle.bytes[20] ^= 0x80
-            let key = locker.blockKey(handle: handle)
+            let key = try tamperedBlockKey(locker, flipping: 0x80, ofByte: 20)
             var buffer = [UInt8](repeating: 0x5A, count: 48)
             #expect(throws: EngineError.handleRejected, "\(engine.kind)") {
                 try key.withCipher(for: [.encrypt, .decrypt]) { cipher throws(EngineError) in
@@ -179,4 +175,11 @@ extension BlockCipher {
         }
         try result.get()
     }
+}
+
+/// A block key over a handle with `bits` of byte `index` flipped after wrapping.
+private func tamperedBlockKey(_ locker: any KeyLocker, flipping bits: UInt8, ofByte index: Int) throws -> any BlockCipherKey {
+    var handle = try locker.wrap(try secret([UInt8](repeating: 3, count: 32)), restrictions: [])
+    handle.bytes[index] ^= bits
+    return locker.blockKey(handle: handle)
 }

@@ -95,20 +95,19 @@ final class InodeTable: @unchecked Sendable {
     }
 
     private func retire(_ inode: Inode) {
-        let (first, batch) = lock.withLock { () -> (Bool, [Inode]) in
+        let (first, full) = lock.withLock { () -> (Bool, Bool) in
             retired.append(inode)
-            guard retired.count >= Self.retiredBatch else { return (retired.count == 1, []) }
-            defer { retired = [] }
-            return (false, retired)
+            return (retired.count == 1, retired.count >= Self.retiredBatch)
         }
-        if first {
+        if full {
+            releaseRetired()
+        } else if first {
             DispatchQueue.global().asyncAfter(deadline: .now() + Self.retirement) { self.releaseRetired() }
         }
-        withExtendedLifetime(batch) {}  // a full batch closes here, outside the lock
     }
 
-    /// Drops every retired inode, closing their descriptors unless a
-    /// request still holds one.
+    /// Drops every retired inode, closing their descriptors (unless a
+    /// request still holds one) outside the lock.
     private func releaseRetired() {
         let batch = lock.withLock { () -> [Inode] in
             defer { retired = [] }
