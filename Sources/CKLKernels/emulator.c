@@ -170,9 +170,10 @@ static bool is_faulting_cpuid(const siginfo_t *info, const ucontext_t *uc) {
 // ENCODEKEY's r32 result: IWKey.NoBackup = 0, IWKey.KeySource = 1 (random).
 enum { ENCODEKEY_RESULT = 1u << 1, RESTRICTION_BITS = 7 };
 
-// The hardware raises #GP; the emulator makes it fatal rather than pretend
-// a SIGSEGV that the program could not tell from a memory fault.
-static _Noreturn void general_protection(const char *message) {
+// Where the hardware raises #GP, the emulator stops the process rather than
+// pretend a SIGSEGV that the program could not tell from a memory fault; so
+// it does when it has no secret memory to unwrap a handle in.
+static _Noreturn void stop_emulation(const char *message) {
     ssize_t ignored = write(STDERR_FILENO, message, strlen(message));
     (void)ignored;
     abort();
@@ -183,7 +184,7 @@ static void emulate_encodekey(const klfs_kl_instruction *insn, ucontext_t *uc,
     greg_t *gregs = uc->uc_mcontext.gregs;
     uint32_t restrictions = (uint32_t)gregs[greg_of_register[insn->rm]];
     if (restrictions & ~(uint32_t)RESTRICTION_BITS)
-        general_protection("klfs emulator: ENCODEKEY with reserved restriction bits (#GP)\n");
+        stop_emulation("klfs emulator: ENCODEKEY with reserved restriction bits (#GP)\n");
 
     bool wide_key = insn->opcode == KLFS_KL_ENCODEKEY256;
     unsigned key_registers = wide_key ? 2 : 1, handle_registers = wide_key ? 4 : 3;
@@ -192,7 +193,7 @@ static void emulate_encodekey(const klfs_kl_instruction *insn, ucontext_t *uc,
     int status = klfs_softkl_encode_key(emulated_iwkey, restrictions, key,
                                         wide_key ? 256 : 128, handle);
     klfs_wipe(key, sizeof key); // the raw key dies here; XMM0/1 are overwritten below
-    if (status != KLFS_OK) general_protection("klfs emulator: ENCODEKEY refused by the model\n");
+    if (status != KLFS_OK) stop_emulation("klfs emulator: ENCODEKEY refused by the model\n");
 
     memcpy(xmm, handle, 16 * handle_registers);
     memset(xmm + handle_registers, 0, 16 * (7 - handle_registers)); // up to XMM6
@@ -256,6 +257,20 @@ static void emulate_keylocker(const klfs_kl_instruction *insn, ucontext_t *uc) {
     count(COUNT_FIRST_KL + insn->opcode);
 }
 
+// The emulation of one instruction runs on the thread's secret stack, so
+// the raw keys it unwraps or wraps, their round keys and the blocks it
+// works on never touch the ordinary stack.
+typedef struct kl_trap {
+    const klfs_kl_instruction *insn;
+    ucontext_t *uc;
+} kl_trap;
+
+static int emulate_keylocker_on_secret_stack(void *argument) {
+    const kl_trap *trap = argument;
+    emulate_keylocker(trap->insn, trap->uc);
+    return KLFS_OK;
+}
+
 static bool decode_faulting_instruction(const siginfo_t *info, const ucontext_t *uc,
                                         klfs_kl_instruction *insn) {
     if (info->si_code != ILL_ILLOPN && info->si_code != ILL_ILLOPC) return false;
@@ -307,9 +322,11 @@ static void on_sigill(int signal_number, siginfo_t *info, void *context) {
     int saved_errno = errno;
     ucontext_t *uc = context;
     klfs_kl_instruction insn;
-    if (decode_faulting_instruction(info, uc, &insn))
-        emulate_keylocker(&insn, uc);
-    else
+    if (decode_faulting_instruction(info, uc, &insn)) {
+        kl_trap trap = {&insn, uc};
+        if (klfs_run_on_secret_stack(emulate_keylocker_on_secret_stack, &trap) != KLFS_OK)
+            stop_emulation("klfs emulator: no secret memory to run a Key Locker instruction in\n");
+    } else
         chain(signal_number, info, context, &previous_sigill);
     errno = saved_errno;
 }
@@ -345,8 +362,8 @@ static void install_process_wide(void) {
     // we chain to sees the mask it asked for (chain() blocks what it needs);
     // Swift's backtracer, for one, catches its own SIGSEGVs while it reads
     // memory and dies if SIGSEGV is blocked. SIGSEGV also reports stack
-    // overflows, so it takes the alternate stack; SIGILL never does, and KL
-    // emulation wants the room of the thread's own stack.
+    // overflows, so it takes the alternate stack; SIGILL needs none, since
+    // KL emulation moves to the thread's secret stack by itself.
     install_status = replace_action(SIGILL, on_sigill, SA_NODEFER, &previous_sigill);
     if (install_status == 0)
         install_status = replace_action(SIGSEGV, on_sigsegv, SA_NODEFER | SA_ONSTACK,

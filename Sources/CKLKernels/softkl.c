@@ -6,6 +6,9 @@
 
 #include <string.h>
 
+// A block cipher scope keeps an encryption and a decryption schedule there.
+_Static_assert(2 * sizeof(klfs_aes_key) <= KLFS_SECRET_SLOT_SIZE, "the scope slot holds two schedules");
+
 enum {
     HANDLE_AAD_OFFSET = 0,
     HANDLE_TAG_OFFSET = 16,
@@ -43,8 +46,8 @@ int klfs_iwkey_generate(klfs_iwkey *iwkey) {
     return status;
 }
 
-int klfs_softkl_encode_key(const klfs_iwkey *iwkey, uint32_t restrictions,
-                           const uint8_t *key, unsigned key_bits, uint8_t *handle) {
+static int encode_key(const klfs_iwkey *iwkey, uint32_t restrictions, const uint8_t *key,
+                      unsigned key_bits, uint8_t *handle) {
     uint32_t key_type;
     if (restrictions > RESTRICTION_BITS || !key_type_of(key_bits, &key_type))
         return KLFS_EINVAL;
@@ -89,9 +92,8 @@ static void zero_schedule(klfs_aes_key *schedule) {
     if (schedule != NULL) klfs_wipe(schedule, sizeof *schedule);
 }
 
-int klfs_softkl_load_key(const klfs_iwkey *iwkey, const uint8_t *handle,
-                         unsigned key_bits, klfs_aes_key *encrypt_schedule,
-                         klfs_aes_key *decrypt_schedule) {
+static int load_key(const klfs_iwkey *iwkey, const uint8_t *handle, unsigned key_bits,
+                    klfs_aes_key *encrypt_schedule, klfs_aes_key *decrypt_schedule) {
     uint8_t raw_key[32];
     int status = KLFS_EHANDLE;
     if (handle_allows(handle + HANDLE_AAD_OFFSET, key_bits, encrypt_schedule, decrypt_schedule))
@@ -109,17 +111,96 @@ int klfs_softkl_load_key(const klfs_iwkey *iwkey, const uint8_t *handle,
     return status;
 }
 
-int klfs_softkl_load_xts_key(const klfs_iwkey *iwkey, const uint8_t data_handle[64],
-                             const uint8_t tweak_handle[64], bool encrypt, bool decrypt,
-                             klfs_aesni_xts_key *keys) {
+static int load_xts_key(const klfs_iwkey *iwkey, const uint8_t data_handle[64],
+                        const uint8_t tweak_handle[64], bool encrypt, bool decrypt,
+                        klfs_aesni_xts_key *keys) {
     // Zeroed so a schedule no direction needs holds no garbage.
     klfs_wipe(keys, sizeof *keys);
-    int status = klfs_softkl_load_key(iwkey, data_handle, 256,
-                                      encrypt ? &keys->data_encrypt : NULL,
-                                      decrypt ? &keys->data_decrypt : NULL);
+    int status = load_key(iwkey, data_handle, 256, encrypt ? &keys->data_encrypt : NULL,
+                          decrypt ? &keys->data_decrypt : NULL);
     // XTS only ever encrypts the tweak, in both directions.
-    if (status == KLFS_OK)
-        status = klfs_softkl_load_key(iwkey, tweak_handle, 256, &keys->tweak_encrypt, NULL);
+    if (status == KLFS_OK) status = load_key(iwkey, tweak_handle, 256, &keys->tweak_encrypt, NULL);
     if (status != KLFS_OK) klfs_wipe(keys, sizeof *keys);
+    return status;
+}
+
+// ---- Entry points: each runs on the thread's secret stack ------------------
+//
+// Every local above (the raw key, the wrap's round keys and keystream, the
+// XTS schedules) therefore lives in secret memory, and dies with the wipe of
+// that stack when the call returns.
+
+typedef struct encode_key_call {
+    const klfs_iwkey *iwkey;
+    uint32_t restrictions;
+    const uint8_t *key;
+    unsigned key_bits;
+    uint8_t *handle;
+} encode_key_call;
+
+static int encode_key_on_secret_stack(void *argument) {
+    const encode_key_call *call = argument;
+    return encode_key(call->iwkey, call->restrictions, call->key, call->key_bits, call->handle);
+}
+
+int klfs_softkl_encode_key(const klfs_iwkey *iwkey, uint32_t restrictions,
+                           const uint8_t *key, unsigned key_bits, uint8_t *handle) {
+    encode_key_call call = {iwkey, restrictions, key, key_bits, handle};
+    return klfs_run_on_secret_stack(encode_key_on_secret_stack, &call);
+}
+
+typedef struct load_key_call {
+    const klfs_iwkey *iwkey;
+    const uint8_t *handle;
+    unsigned key_bits;
+    klfs_aes_key *encrypt_schedule;
+    klfs_aes_key *decrypt_schedule;
+} load_key_call;
+
+static int load_key_on_secret_stack(void *argument) {
+    const load_key_call *call = argument;
+    return load_key(call->iwkey, call->handle, call->key_bits, call->encrypt_schedule,
+                    call->decrypt_schedule);
+}
+
+int klfs_softkl_load_key(const klfs_iwkey *iwkey, const uint8_t *handle,
+                         unsigned key_bits, klfs_aes_key *encrypt_schedule,
+                         klfs_aes_key *decrypt_schedule) {
+    load_key_call call = {iwkey, handle, key_bits, encrypt_schedule, decrypt_schedule};
+    return klfs_run_on_secret_stack(load_key_on_secret_stack, &call);
+}
+
+typedef struct xts_call {
+    const klfs_iwkey *iwkey;
+    const uint8_t *data_handle;
+    const uint8_t *tweak_handle;
+    klfs_direction direction;
+    const uint8_t *in;
+    uint8_t *out;
+    size_t unit_size;
+    size_t units;
+    const uint8_t *first_unit;
+} xts_call;
+
+static int xts_crypt_on_secret_stack(void *argument) {
+    const xts_call *call = argument;
+    klfs_aesni_xts_key keys;
+    int status = load_xts_key(call->iwkey, call->data_handle, call->tweak_handle,
+                              call->direction == KLFS_ENCRYPT, call->direction == KLFS_DECRYPT, &keys);
+    if (status == KLFS_OK)
+        status = klfs_aesni_xts_crypt(&keys, call->direction, call->in, call->out, call->unit_size,
+                                      call->units, call->first_unit);
+    klfs_wipe(&keys, sizeof keys); // the unwrapped keys' round keys die here
+    return status;
+}
+
+int klfs_softkl_xts_crypt(const klfs_iwkey *iwkey, const uint8_t data_handle[64],
+                          const uint8_t tweak_handle[64], klfs_direction direction,
+                          const uint8_t *in, uint8_t *out, size_t unit_size, size_t units,
+                          const uint8_t first_unit[16]) {
+    xts_call call = {iwkey, data_handle, tweak_handle, direction, in, out, unit_size, units, first_unit};
+    int status = klfs_run_on_secret_stack(xts_crypt_on_secret_stack, &call);
+    // A refused handle leaves no output behind.
+    if (status == KLFS_EHANDLE) memset(out, 0, unit_size * units);
     return status;
 }

@@ -57,11 +57,14 @@ public struct AESNIXTSKey: XTSKey {
     let schedules: SecretBytes
     public var engine: EngineKind { .aesni }
 
-    public func withCipher(for directions: CryptDirections,
-                           _ body: (borrowing XTSCipher) throws(EngineError) -> Void) throws(EngineError) {
+    public func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
+                      into output: UnsafeMutableRawBufferPointer,
+                      dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
         try schedules.withUnsafeBytes { key throws(EngineError) in
             let key = key.baseAddress!.assumingMemoryBound(to: klfs_aesni_xts_key.self)
-            try body(XTSCipher(kernel: .schedules(key), directions: directions))
+            try runKernel(input, output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit) {
+                klfs_aesni_xts_crypt(key, direction.kernelValue, $0, $1, $2, $3, $4)
+            }
         }
     }
 }

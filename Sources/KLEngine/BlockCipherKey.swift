@@ -9,11 +9,13 @@ public protocol BlockCipherKey: Sendable {
 
     /// Runs `body` with a ``BlockCipher`` for `directions`, so that a mode
     /// making several passes (EME makes four) pays for the key once: the
-    /// software Key Locker unwraps the handle once for the whole scope,
-    /// checking its restrictions for every direction asked, and its round
-    /// keys die (wiped, with the vector registers) before this returns, on
-    /// every path. The real Key Locker still goes through the handle for
-    /// every block; aesni uses the schedules it keeps.
+    /// software Key Locker unwraps the handle once for the whole scope, into
+    /// the thread's secret scope slot, checking its restrictions for every
+    /// direction asked, and its round keys die (wiped, with the vector
+    /// registers) before this returns, on every path. A scope is for
+    /// computation only: no I/O may happen inside one. The real Key Locker
+    /// still goes through the handle for every block; aesni uses the
+    /// schedules it keeps.
     func withCipher(for directions: CryptDirections,
                     _ body: (borrowing BlockCipher) throws(EngineError) -> Void) throws(EngineError)
 }

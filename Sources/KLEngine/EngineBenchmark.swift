@@ -13,8 +13,10 @@ public struct EngineBenchmark: Sendable {
         public var rounds: Int = 3
         public var sectorSizes: [Int] = [512, 4096]
         public var threadCounts: [Int] = EngineBenchmark.defaultThreadCounts
-        /// Bytes per engine call: a large FUSE request.
-        public var bytesPerCall: Int = 1 << 20
+        /// Bytes per engine call: a large FUSE request, where the per-call
+        /// cost (keylocker-soft unwraps both handles for every call) is
+        /// lost in the crypto, and a 4 KiB one, where it shows.
+        public var requestSizes: [Int] = [1 << 20, 4096]
 
         public init() {}
     }
@@ -31,6 +33,8 @@ public struct EngineBenchmark: Sendable {
         public let engine: String
         public let direction: String
         public let sectorSize: Int
+        /// Bytes per engine call.
+        public let requestSize: Int
         public let threads: Int
         public let status: Status
         /// Median of the rounds, 10^6 bytes per second.
@@ -69,11 +73,15 @@ public struct EngineBenchmark: Sendable {
         var subjects: [(peer: String, subject: Subject)] = []
         for peer in Self.peers { subjects.append((peer, try makeSubject(peer))) }
         var rows: [Row] = []
-        for sectorSize in configuration.sectorSizes {
-            for threads in configuration.threadCounts {
-                for direction in [CryptDirection.encrypt, .decrypt] {
-                    progress("\(direction), \(sectorSize)-byte sectors, \(threads) thread(s)")
-                    rows += measureCase(subjects, direction, sectorSize, threads)
+        for requestSize in configuration.requestSizes {
+            for sectorSize in configuration.sectorSizes where requestSize % sectorSize == 0 {
+                for threads in configuration.threadCounts {
+                    for direction in [CryptDirection.encrypt, .decrypt] {
+                        progress("\(direction), \(requestSize)-byte requests of \(sectorSize)-byte sectors, "
+                                 + "\(threads) thread(s)")
+                        rows += measureCase(subjects, Case(direction: direction, sectorSize: sectorSize,
+                                                           requestSize: requestSize, threads: threads))
+                    }
                 }
             }
         }
@@ -115,14 +123,21 @@ public struct EngineBenchmark: Sendable {
         }
     }
 
+    /// What one row measures.
+    struct Case {
+        let direction: CryptDirection
+        let sectorSize: Int
+        let requestSize: Int
+        let threads: Int
+    }
+
     /// Every peer on one case, in turns, `rounds` times; one row each.
-    func measureCase(_ subjects: [(peer: String, subject: Subject)], _ direction: CryptDirection,
-                     _ sectorSize: Int, _ threads: Int) -> [Row] {
+    func measureCase(_ subjects: [(peer: String, subject: Subject)], _ measured: Case) -> [Row] {
         var samples = Array(repeating: [Double](), count: subjects.count)
         var notes = Array(repeating: (Row.Status.measured, String?.none), count: subjects.count)
         for _ in 0..<configuration.rounds {
             for (index, entry) in subjects.enumerated() where notes[index].0 == .measured {
-                switch sample(entry.subject, direction, sectorSize, threads) {
+                switch sample(entry.subject, measured) {
                 case .success(let speed): samples[index].append(speed)
                 case .failure(let reason): notes[index] = (reason.status, reason.note)
                 }
@@ -130,9 +145,9 @@ public struct EngineBenchmark: Sendable {
         }
         return subjects.enumerated().map { index, entry in
             let (status, note) = notes[index]
-            return Row(engine: entry.peer, direction: "\(direction)", sectorSize: sectorSize, threads: threads,
-                       status: status, megabytesPerSecond: status == .measured ? median(samples[index]) : nil,
-                       note: note)
+            return Row(engine: entry.peer, direction: "\(measured.direction)", sectorSize: measured.sectorSize,
+                       requestSize: measured.requestSize, threads: measured.threads, status: status,
+                       megabytesPerSecond: status == .measured ? median(samples[index]) : nil, note: note)
         }
     }
 
@@ -142,17 +157,17 @@ public struct EngineBenchmark: Sendable {
     }
 
     /// One timed run of one peer: MB/s, or why there is none.
-    func sample(_ subject: Subject, _ direction: CryptDirection, _ sectorSize: Int,
-                _ threads: Int) -> Result<Double, NotMeasured> {
+    func sample(_ subject: Subject, _ measured: Case) -> Result<Double, NotMeasured> {
+        let (direction, sectorSize) = (measured.direction, measured.sectorSize)
         switch subject {
         case .notMeasured(let status, let note):
             return .failure(NotMeasured(status: status, note: note))
         case .engine(let key):
-            return .success(throughput(threads: threads) { input, output in
+            return .success(throughput(measured) { input, output in
                 { try? key.crypt(direction, input, into: output, dataUnitSize: sectorSize, firstDataUnit: 7) }
             })
         case .openSSL(let key):
-            return .success(throughput(threads: threads) { input, output in
+            return .success(throughput(measured) { input, output in
                 // One context per thread, made before the clock starts.
                 let openSSL = key.withUnsafeBytes { OpenSSLXTS(key: $0, direction: direction) }
                 return { openSSL.crypt(input, into: output, dataUnitSize: sectorSize, firstDataUnit: 7) }
@@ -161,7 +176,11 @@ public struct EngineBenchmark: Sendable {
             guard direction == .encrypt else {
                 return .failure(NotMeasured(status: .unavailable, note: "openssl speed measures encryption only"))
             }
-            guard let speed = openSSLSpeed(command, sectorSize: sectorSize, threads: threads) else {
+            guard measured.requestSize == configuration.requestSizes.first else {
+                return .failure(NotMeasured(status: .unavailable,
+                                            note: "openssl speed has one case per sector size, shown at the first request size"))
+            }
+            guard let speed = openSSLSpeed(command, sectorSize: sectorSize, threads: measured.threads) else {
                 return .failure(NotMeasured(status: .unavailable, note: "openssl speed failed"))
             }
             return .success(speed)
@@ -189,11 +208,11 @@ public struct EngineBenchmark: Sendable {
     }
 
     /// Runs the operation that `prepare` builds for each thread over that
-    /// thread's buffers until the time is up; returns the sum of the
-    /// threads' MB/s (10^6 bytes per second).
-    func throughput(threads: Int,
+    /// thread's request-sized buffers until the time is up; returns the sum
+    /// of the threads' MB/s (10^6 bytes per second).
+    func throughput(_ measured: Case,
                     _ prepare: @Sendable (UnsafeRawBufferPointer, UnsafeMutableRawBufferPointer) -> () -> Void) -> Double {
-        let size = configuration.bytesPerCall
+        let (size, threads) = (measured.requestSize, measured.threads)
         let seconds = configuration.secondsPerSample
         // Each thread writes its own slot only.
         nonisolated(unsafe) let rates = UnsafeMutableBufferPointer<Double>.allocate(capacity: threads)

@@ -49,6 +49,7 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
         case Int32(KLFS_OK): return nil
         case Int32(KLFS_EHANDLE): self = .handleRejected
         case Int32(KLFS_EUNSUPPORTED): self = .unavailable("the CPU lacks an instruction this kernel needs")
+        case Int32(KLFS_ENOMEM): self = .secretMemoryUnavailable(errno: errno)
         default: self = .invalidLength(input: input, output: output, dataUnitSize: dataUnitSize)
         }
     }

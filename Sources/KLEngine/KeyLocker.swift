@@ -33,11 +33,10 @@ public protocol KeyLocker: XTSEngine {
     /// since XTS only ever encrypts the tweak.
     var tweakRestrictions: HandleRestrictions { get }
 
-    /// Runs `body` with an XTS cipher through the two handles for
-    /// `directions` (``XTSKey/withCipher(for:_:)``).
-    func withXTSCipher(dataHandle: UnsafePointer<UInt8>, tweakHandle: UnsafePointer<UInt8>,
-                       for directions: CryptDirections,
-                       _ body: (borrowing XTSCipher) throws(EngineError) -> Void) throws(EngineError)
+    /// XTS through the two handles (``XTSKey/crypt(_:_:into:dataUnitSize:firstDataUnit:)``).
+    func crypt(_ direction: CryptDirection, dataHandle: UnsafePointer<UInt8>, tweakHandle: UnsafePointer<UInt8>,
+               _ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
+               dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError)
 
     /// Runs `body` with a single-block cipher through `handle` for
     /// `directions` (``BlockCipherKey/withCipher(for:_:)``).
@@ -82,12 +81,13 @@ public struct KeyLockerXTSKey<Locker: KeyLocker>: XTSKey {
 
     public var engine: EngineKind { locker.kind }
 
-    public func withCipher(for directions: CryptDirections,
-                           _ body: (borrowing XTSCipher) throws(EngineError) -> Void) throws(EngineError) {
+    public func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
+                      into output: UnsafeMutableRawBufferPointer,
+                      dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
         try dataHandle.bytes.withUnsafeBufferPointer { data throws(EngineError) in
             try tweakHandle.bytes.withUnsafeBufferPointer { tweak throws(EngineError) in
-                try locker.withXTSCipher(dataHandle: data.baseAddress!, tweakHandle: tweak.baseAddress!,
-                                         for: directions, body)
+                try locker.crypt(direction, dataHandle: data.baseAddress!, tweakHandle: tweak.baseAddress!,
+                                 input, into: output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit)
             }
         }
     }

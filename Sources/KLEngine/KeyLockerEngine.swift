@@ -31,11 +31,14 @@ public struct KeyLockerEngine: KeyLocker {
     }
 
     /// Nothing is unwrapped: the kernel runs AESENC256KL on the tweak and
-    /// AESENCWIDE256KL / AESDECWIDE256KL through the handles for every call.
-    public func withXTSCipher(dataHandle: UnsafePointer<UInt8>, tweakHandle: UnsafePointer<UInt8>,
-                              for directions: CryptDirections,
-                              _ body: (borrowing XTSCipher) throws(EngineError) -> Void) throws(EngineError) {
-        try body(XTSCipher(kernel: .keyLockerHandles(data: dataHandle, tweak: tweakHandle), directions: directions))
+    /// AESENCWIDE256KL / AESDECWIDE256KL through the handles.
+    public func crypt(_ direction: CryptDirection, dataHandle: UnsafePointer<UInt8>,
+                      tweakHandle: UnsafePointer<UInt8>, _ input: UnsafeRawBufferPointer,
+                      into output: UnsafeMutableRawBufferPointer,
+                      dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
+        try runKernel(input, output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit) {
+            klfs_kl_xts_crypt(dataHandle, tweakHandle, direction.kernelValue, $0, $1, $2, $3, $4)
+        }
     }
 
     /// Nothing is unwrapped: every block is one AESENC256KL / AESDEC256KL

@@ -1,10 +1,13 @@
 import CKLKernels
+import Glibc
 
 /// The `keylocker-soft` engine: a software Key Locker with the hardware's
 /// handle format and semantics. Its IWKey comes from getrandom when the
 /// engine starts and lives in secret memory (memfd_secret where the kernel
-/// grants it); handles are unwrapped once per call (or per block cipher
-/// scope) and the round keys wiped before the call returns.
+/// grants it). Handles are unwrapped only into secret memory (the thread's
+/// secret stack, or its scope slot for a block cipher scope), once per XTS
+/// call or block cipher scope, and the round keys are wiped before the call
+/// or scope ends.
 /// docs/KEYLOCKER-SOFT.md specifies the wrap.
 public final class SoftKeyLockerEngine: KeyLocker, @unchecked Sendable {
     public var kind: EngineKind { .keylockerSoft }
@@ -41,46 +44,35 @@ public final class SoftKeyLockerEngine: KeyLocker, @unchecked Sendable {
         return KeyLockerHandle(bytes: handle)
     }
 
-    /// Unwraps both handles once for the whole scope (the data handle for
-    /// each direction asked, its restriction checked; the tweak handle for
-    /// encryption) into round keys of the scope.
-    public func withXTSCipher(dataHandle: UnsafePointer<UInt8>, tweakHandle: UnsafePointer<UInt8>,
-                              for directions: CryptDirections,
-                              _ body: (borrowing XTSCipher) throws(EngineError) -> Void) throws(EngineError) {
-        try withRoundKeys(klfs_aesni_xts_key.self, count: 1) { keys throws(EngineError) in
-            let status = klfs_softkl_load_xts_key(iwkeyPointer, dataHandle, tweakHandle,
-                                                  directions.contains(.encrypt), directions.contains(.decrypt),
-                                                  keys)
-            if let error = EngineError(status: status) { throw error }
-            try body(XTSCipher(kernel: .schedules(keys), directions: directions))
+    /// Both handles are unwrapped on the thread's secret stack, for this
+    /// call only: the data handle for `direction` (its restriction
+    /// checked), the tweak handle for encryption.
+    public func crypt(_ direction: CryptDirection, dataHandle: UnsafePointer<UInt8>,
+                      tweakHandle: UnsafePointer<UInt8>, _ input: UnsafeRawBufferPointer,
+                      into output: UnsafeMutableRawBufferPointer,
+                      dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
+        try runKernel(input, output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit) {
+            klfs_softkl_xts_crypt(iwkeyPointer, dataHandle, tweakHandle, direction.kernelValue, $0, $1, $2, $3, $4)
         }
     }
 
-    /// Unwraps the handle once for the whole scope into round keys of the
-    /// scope: one schedule per direction asked, each direction's
-    /// restriction checked.
+    /// Unwraps the handle once for the whole scope, on the secret stack,
+    /// into the thread's secret scope slot: one schedule per direction
+    /// asked, each direction's restriction checked. A scope holds no I/O
+    /// (EME runs four passes over one name), and the slot is wiped when
+    /// it ends, on every path.
     public func withBlockCipher(handle: UnsafePointer<UInt8>, for directions: CryptDirections,
                                 _ body: (borrowing BlockCipher) throws(EngineError) -> Void) throws(EngineError) {
-        try withRoundKeys(klfs_aes_key.self, count: 2) { schedules throws(EngineError) in
-            let encrypt = directions.contains(.encrypt) ? schedules : nil
-            let decrypt = directions.contains(.decrypt) ? schedules + 1 : nil
-            let status = klfs_softkl_load_key(iwkeyPointer, handle, 256, encrypt, decrypt)
-            if let error = EngineError(status: status) { throw error }
-            try body(BlockCipher(kernel: .schedules(encrypt: encrypt.map { UnsafePointer($0) },
-                                                    decrypt: decrypt.map { UnsafePointer($0) }),
-                                 directions: directions))
-        }
-    }
-
-    /// A temporary buffer (on the stack at these sizes) for the round keys
-    /// of one scope.
-    private func withRoundKeys<Keys>(_ type: Keys.Type, count: Int,
-                                     _ body: (UnsafeMutablePointer<Keys>) throws(EngineError) -> Void) throws(EngineError) {
-        try withUnsafeTemporaryAllocation(of: type, capacity: count) { keys throws(EngineError) in
-            // The scope's round keys die here, on every path; klfs_wipe also
-            // clears the vector registers the expansion and the blocks used.
-            defer { klfs_wipe(keys.baseAddress, count * MemoryLayout<Keys>.stride) }
-            try body(keys.baseAddress!)
-        }
+        guard let slot = klfs_secret_slot_acquire() else { throw .secretMemoryUnavailable(errno: errno) }
+        // The scope's round keys die here, on every path.
+        defer { klfs_secret_slot_release() }
+        let schedules = slot.bindMemory(to: klfs_aes_key.self, capacity: 2)
+        let encrypt = directions.contains(.encrypt) ? schedules : nil
+        let decrypt = directions.contains(.decrypt) ? schedules + 1 : nil
+        let status = klfs_softkl_load_key(iwkeyPointer, handle, 256, encrypt, decrypt)
+        if let error = EngineError(status: status) { throw error }
+        try body(BlockCipher(kernel: .schedules(encrypt: encrypt.map { UnsafePointer($0) },
+                                                decrypt: decrypt.map { UnsafePointer($0) }),
+                             directions: directions))
     }
 }

@@ -17,7 +17,7 @@ public enum CryptDirection: Sendable {
     var kernelValue: klfs_direction { self == .encrypt ? KLFS_ENCRYPT : KLFS_DECRYPT }
 }
 
-/// The directions a ``BlockCipher`` or ``XTSCipher`` scope is opened for.
+/// The directions a ``BlockCipher`` scope is opened for.
 public struct CryptDirections: OptionSet, Sendable {
     public let rawValue: UInt8
     public init(rawValue: UInt8) { self.rawValue = rawValue }
@@ -48,36 +48,24 @@ public protocol XTSEngine: Sendable {
 public protocol XTSKey: Sendable {
     var engine: EngineKind { get }
 
-    /// Runs `body` with an ``XTSCipher`` for `directions`, so that a request
-    /// making several XTS calls (a partial-sector write decrypts, merges and
-    /// encrypts) pays for the key once: the software Key Locker unwraps both
-    /// handles once for the whole scope, checking the data handle's
-    /// restrictions for every direction asked, and its round keys die (wiped,
-    /// with the vector registers) before this returns, on every path. The
-    /// real Key Locker still goes through the handles for every block; aesni
-    /// uses the schedules it keeps.
-    func withCipher(for directions: CryptDirections,
-                    _ body: (borrowing XTSCipher) throws(EngineError) -> Void) throws(EngineError)
+    /// AES-256-XTS over `input.count / dataUnitSize` consecutive data
+    /// units; unit k uses the data unit sequence number `firstDataUnit + k`
+    /// (modulo 2^128). A data unit is at least 16 bytes; a partial final
+    /// block uses ciphertext stealing. `input` and `output` have the same
+    /// size and are either the same memory (in place) or disjoint. On an
+    /// error `output` is zeroed.
+    ///
+    /// Each call stands alone: the software Key Locker unwraps both handles
+    /// on the thread's secret stack for this call only, and their round
+    /// keys die before it returns, so no key outlives the crypto into the
+    /// I/O around it. The real Key Locker goes through the handles for
+    /// every block; aesni uses the schedules it keeps in secret memory.
+    func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
+               into output: UnsafeMutableRawBufferPointer,
+               dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError)
 }
 
 extension XTSKey {
-    /// One call in its own scope (``XTSCipher/crypt(_:_:into:dataUnitSize:firstDataUnit:)``).
-    /// On an error `output` is zeroed: a scope refused before its first
-    /// unit would otherwise leave the input in place.
-    public func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
-                      into output: UnsafeMutableRawBufferPointer,
-                      dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
-        do {
-            try withCipher(for: CryptDirections(direction)) { cipher throws(EngineError) in
-                try cipher.crypt(direction, input, into: output, dataUnitSize: dataUnitSize,
-                                 firstDataUnit: firstDataUnit)
-            }
-        } catch {
-            output.initializeMemory(as: UInt8.self, repeating: 0)
-            throw error
-        }
-    }
-
     public func encrypt(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
                         dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
         try crypt(.encrypt, input, into: output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit)
@@ -117,6 +105,7 @@ func runKernel(
     }
     if let error = EngineError(status: status, input: input.count, output: output.count,
                                dataUnitSize: dataUnitSize) {
+        output.initializeMemory(as: UInt8.self, repeating: 0)
         throw error
     }
 }

@@ -304,29 +304,25 @@ import Testing
         }
     }
 
-    /// One load can serve both directions (a partial-sector write decrypts
-    /// then encrypts); a refused data or tweak handle leaves every
-    /// schedule zeroed.
-    @Test func oneXTSLoadServesBothDirectionsAndARefusalZeroesEverySchedule() throws {
+    /// A refused data handle (decrypting through a no-decrypt handle) or
+    /// a tampered tweak handle leaves zeros where the output would be.
+    @Test func aRefusedXTSCallLeavesZeros() throws {
         try withIWKey { iwkey in
             let key = randomBytes(64)
             let (dataHandle, tweakHandle) = try xtsHandles(iwkey, key: key)
-            var loaded = klfs_aesni_xts_key(), expected = klfs_aesni_xts_key()
-            defer {
-                klfs_wipe(&loaded, MemoryLayout<klfs_aesni_xts_key>.size)
-                klfs_wipe(&expected, MemoryLayout<klfs_aesni_xts_key>.size)
-            }
-            #expect(klfs_softkl_load_xts_key(iwkey, dataHandle, tweakHandle, true, true, &loaded) == KLFS_OK)
-            klfs_aesni_xts_setup(&expected, Array(key[0..<32]), Array(key[32...]))
-            #expect(roundKeys(loaded.data_encrypt) == roundKeys(expected.data_encrypt))
-            #expect(roundKeys(loaded.data_decrypt) == roundKeys(expected.data_decrypt))
-            #expect(roundKeys(loaded.tweak_encrypt) == roundKeys(expected.tweak_encrypt))
-
             let noDecryptData = try encode(iwkey, key: Array(key[0..<32]), bits: 256,
                                            restrictions: UInt32(KLFS_KL_RESTRICT_NO_DECRYPT))
-            memset(&loaded, 0xCC, MemoryLayout<klfs_aesni_xts_key>.size)
-            #expect(klfs_softkl_load_xts_key(iwkey, noDecryptData, tweakHandle, true, true, &loaded) == KLFS_EHANDLE)
-            #expect(isZero(loaded.data_encrypt) && isZero(loaded.data_decrypt) && isZero(loaded.tweak_encrypt))
+            var tamperedTweak = tweakHandle
+            tamperedTweak[40] ^= 1
+            let input = randomBytes(1024)
+            let first = [UInt8](repeating: 3, count: 16)
+            for (data, tweak, direction) in [(noDecryptData, tweakHandle, KLFS_DECRYPT),
+                                             (dataHandle, tamperedTweak, KLFS_ENCRYPT)] {
+                var output = [UInt8](repeating: 0xCC, count: input.count)
+                #expect(softXTS(iwkey, data, tweak, direction, input, &output, unitSize: 512, units: 2,
+                                first: first) == KLFS_EHANDLE)
+                #expect(output.allSatisfy { $0 == 0 })
+            }
         }
     }
 
@@ -401,17 +397,10 @@ import Testing
                             : klfs_softkl_load_key(iwkey, handle, bits, nil, &schedule)
     }
 
-    /// XTS the way a keylocker-soft scope runs it: both handles loaded once,
-    /// the AES-NI/VAES kernel, the round keys wiped.
     private func softXTS(_ iwkey: UnsafePointer<klfs_iwkey>, _ dataHandle: [UInt8], _ tweakHandle: [UInt8],
                          _ direction: klfs_direction, _ input: [UInt8], _ output: inout [UInt8],
                          unitSize: Int, units: Int, first: [UInt8]) -> Int32 {
-        var keys = klfs_aesni_xts_key()
-        defer { klfs_wipe(&keys, MemoryLayout<klfs_aesni_xts_key>.size) }
-        let status = klfs_softkl_load_xts_key(iwkey, dataHandle, tweakHandle, direction == KLFS_ENCRYPT,
-                                              direction == KLFS_DECRYPT, &keys)
-        guard status == KLFS_OK else { return status }
-        return klfs_aesni_xts_crypt(&keys, direction, input, &output, unitSize, units, first)
+        klfs_softkl_xts_crypt(iwkey, dataHandle, tweakHandle, direction, input, &output, unitSize, units, first)
     }
 
     private func roundKeys(_ key: klfs_aes_key) -> [UInt8] {

@@ -65,7 +65,7 @@ func runKLFS(_ arguments: [String], input: String = "", environment: [String: St
     struct Report: Decodable {
         struct Row: Decodable {
             let engine, direction, status: String
-            let sectorSize, threads: Int
+            let sectorSize, requestSize, threads: Int
             let megabytesPerSecond: Double?
         }
         let rows: [Row]
@@ -79,7 +79,9 @@ func runKLFS(_ arguments: [String], input: String = "", environment: [String: St
         #expect(result.status == 0, "\(result.standardError)")
         let report = try JSONDecoder().decode(Report.self, from: Data(result.standardOutput.utf8))
         #expect(Set(report.rows.map(\.engine)) == ["openssl", "openssl-speed", "aesni", "keylocker-soft", "keylocker"])
-        #expect(report.rows.count == 5 * 2 * 2)
+        // 1 MiB and 4 KiB requests, of 512- and 4096-byte sectors, both directions.
+        #expect(report.rows.count == 5 * 2 * 2 * 2)
+        #expect(Set(report.rows.map(\.requestSize)) == [1 << 20, 4096])
         for row in report.rows where ["openssl", "aesni", "keylocker-soft"].contains(row.engine) {
             #expect(row.status == "measured" && (row.megabytesPerSecond ?? 0) > 0, "\(row)")
         }

@@ -17,6 +17,8 @@ enum {
     KLFS_EINVAL = -2,
     // The CPU lacks an instruction set the call needs.
     KLFS_EUNSUPPORTED = -3,
+    // No secret memory for the call to run in (errno says why).
+    KLFS_ENOMEM = -4,
 };
 
 typedef enum klfs_direction {

@@ -29,6 +29,27 @@ void klfs_wipe(void *memory, size_t size);
 // frame on the stack.
 void klfs_clear_vector_registers(void);
 
+// Runs body(argument) on this thread's secret stack: memory from
+// klfs_secret_alloc (memfd_secret where the kernel grants it), made for the
+// thread on its first call and freed, wiped, when the thread exits. Before
+// returning it wipes what the call left on that stack and clears the vector
+// registers. A call made from code already running there runs in place.
+// Returns body's result, or KLFS_ENOMEM (errno set) when no secret memory
+// could be had and body did not run.
+int klfs_run_on_secret_stack(int (*body)(void *), void *argument);
+
+// Bytes in the scope slot.
+#define KLFS_SECRET_SLOT_SIZE 1024
+
+// This thread's scope slot: KLFS_SECRET_SLOT_SIZE bytes of secret memory,
+// 64-byte aligned, beside its secret stack, for keys a caller keeps across a
+// short run of crypto calls with no I/O between them. NULL when no secret
+// memory could be had (errno set) or the slot is in use already.
+void *klfs_secret_slot_acquire(void);
+
+// Wipes the slot (and the vector registers) and gives it back.
+void klfs_secret_slot_release(void);
+
 // Fills `buffer` from getrandom(2). Returns 0, or -errno.
 int klfs_random_bytes(void *buffer, size_t size);
 

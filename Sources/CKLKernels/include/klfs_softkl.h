@@ -6,6 +6,11 @@
 // The software Key Locker: the same handle format and semantics as the
 // hardware, with the wrapping key (IWKey) in process memory that the caller
 // places in secret memory. docs/KEYLOCKER-SOFT.md specifies the wrap.
+//
+// Every klfs_softkl_ call runs on the thread's secret stack
+// (klfs_run_on_secret_stack): the raw keys it unwraps and the round keys
+// it expands from them exist only there, and only during the call. Each
+// returns KLFS_ENOMEM when that stack cannot be had.
 
 // IWKey: 128-bit integrity key and 256-bit encryption key, as in the SDM.
 typedef struct klfs_iwkey {
@@ -50,15 +55,15 @@ int klfs_softkl_load_key(const klfs_iwkey *iwkey, const uint8_t *handle,
                          unsigned key_bits, klfs_aes_key *encrypt_schedule,
                          klfs_aes_key *decrypt_schedule);
 
-// The expanded keys of one XTS key from two 256-bit handles, each
-// unwrapped once: the data key for encryption and/or decryption (`encrypt`,
-// `decrypt`; each use checked against the data handle's restrictions) and
-// the tweak key for encryption (XTS only ever encrypts the tweak). Returns
-// KLFS_OK, or KLFS_EHANDLE with `keys` zeroed. The caller wipes `keys`
-// when done with them.
-int klfs_softkl_load_xts_key(const klfs_iwkey *iwkey, const uint8_t data_handle[64],
-                             const uint8_t tweak_handle[64], bool encrypt, bool decrypt,
-                             klfs_aesni_xts_key *keys);
+// XTS (klfs_xts_crypt's contract) with the key behind two 256-bit handles:
+// the data handle, checked for `direction`, and the tweak handle, checked
+// for encryption (XTS only ever encrypts the tweak). Each handle is
+// unwrapped once for the call and its round keys die before it returns.
+// KLFS_OK; KLFS_EHANDLE with `out` zeroed; KLFS_ENOMEM; or KLFS_EINVAL.
+int klfs_softkl_xts_crypt(const klfs_iwkey *iwkey, const uint8_t data_handle[64],
+                          const uint8_t tweak_handle[64], klfs_direction direction,
+                          const uint8_t *in, uint8_t *out, size_t unit_size, size_t units,
+                          const uint8_t first_unit[16]);
 
 // The wrap primitive: RFC 8452 AES-256-GCM-SIV from the record keys on
 // (the caller supplies the message-authentication key, the POLYVAL key, and

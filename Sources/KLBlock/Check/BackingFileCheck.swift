@@ -90,9 +90,7 @@ struct BackingFileCheck {
             report.counts.holes += (0..<count).count(where: { slot in
                 isAllZero(UnsafeRawBufferPointer(rebasing: chunk[slot * bytes..<(slot + 1) * bytes]))
             })
-            try file.withCipher(for: .decrypt) { cipher throws(CipherFileError) in
-                try file.decryptInPlace(chunk, firstSector: index, with: cipher)
-            }
+            try file.decryptInPlace(chunk, firstSector: index)
             index += count
             if index == sectors { checkPadding(lastSector: index - 1, in: chunk, size: size, path: path, into: &report) }
             progress(file.backingOffset(ofSector: index))

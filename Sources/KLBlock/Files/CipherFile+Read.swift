@@ -8,10 +8,7 @@ extension CipherFile {
         return try lock.withReadLock { () throws(CipherFileError) -> Int in
             guard offset < plaintextSize else { return 0 }
             let count = min(buffer.count, plaintextSize - offset)
-            try withCipher(for: .decrypt) { cipher throws(CipherFileError) in
-                try readPlaintext(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]), at: offset,
-                                  with: cipher)
-            }
+            try readPlaintext(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]), at: offset)
             return count
         }
     }
@@ -19,8 +16,7 @@ extension CipherFile {
     /// Whole sectors are read and decrypted in the caller's buffer; a
     /// sector the range covers in part goes through the scratch buffer.
     /// `destination` lies within the plaintext size.
-    private func readPlaintext(into destination: UnsafeMutableRawBufferPointer, at offset: Int,
-                               with cipher: borrowing XTSCipher) throws(CipherFileError) {
+    private func readPlaintext(into destination: UnsafeMutableRawBufferPointer, at offset: Int) throws(CipherFileError) {
         let sector = sectorSize.bytes
         var done = 0
         while done < destination.count {
@@ -31,12 +27,12 @@ extension CipherFile {
                 let whole = remaining - remaining % sector
                 let target = UnsafeMutableRawBufferPointer(rebasing: destination[done..<done + whole])
                 try backing.readZeroFilled(into: target, at: backingOffset(ofSector: position / sector))
-                try decryptInPlace(target, firstSector: position / sector, with: cipher)
+                try decryptInPlace(target, firstSector: position / sector)
                 done += whole
             } else {
                 let count = min(sector - within, remaining)
                 let slot = UnsafeMutableRawBufferPointer(rebasing: SectorScratch.buffer[0..<sector])
-                try loadSector(position / sector, into: slot, zeroingFrom: plaintextSize, with: cipher)
+                try loadSector(position / sector, into: slot, zeroingFrom: plaintextSize)
                 UnsafeMutableRawBufferPointer(rebasing: destination[done..<done + count])
                     .copyMemory(from: UnsafeRawBufferPointer(rebasing: slot[within..<within + count]))
                 done += count

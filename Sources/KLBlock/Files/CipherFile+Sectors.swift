@@ -8,33 +8,13 @@ extension CipherFile {
         CipherFileLayout.backingOffset(ofSector: index, sectorSize: sectorSize)
     }
 
-    /// Runs `body` with the file's key made ready once for `directions`:
-    /// every XTS call of one request shares it, so keylocker-soft unwraps
-    /// the two handles once per request, not once per call.
-    func withCipher<Value>(for directions: CryptDirections,
-                           _ body: (borrowing XTSCipher) throws(CipherFileError) -> Value) throws(CipherFileError) -> Value {
-        var outcome: Result<Value, CipherFileError>?
-        do throws(EngineError) {
-            try key.withCipher(for: directions) { cipher throws(EngineError) in
-                do throws(CipherFileError) {
-                    outcome = .success(try body(cipher))
-                } catch {
-                    outcome = .failure(error)
-                }
-            }
-        } catch {
-            throw .crypto(error)
-        }
-        return try outcome!.get()
-    }
-
     /// Encrypts whole sectors, the first of them sector `firstSector`.
     /// `input` is either `output` or disjoint from it.
     func encrypt(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
-                 firstSector: Int, with cipher: borrowing XTSCipher) throws(CipherFileError) {
+                 firstSector: Int) throws(CipherFileError) {
         do {
-            try cipher.crypt(.encrypt, input, into: output, dataUnitSize: sectorSize.bytes,
-                             firstDataUnit: CipherFileLayout.dataUnit(ofSector: firstSector, nonce: nonce))
+            try key.crypt(.encrypt, input, into: output, dataUnitSize: sectorSize.bytes,
+                          firstDataUnit: CipherFileLayout.dataUnit(ofSector: firstSector, nonce: nonce))
         } catch {
             throw .crypto(error)
         }
@@ -43,8 +23,7 @@ extension CipherFile {
     /// Decrypts in place backing sectors read into `sectors`, leaving holes
     /// (all-zero sectors) as zeros; consecutive non-holes go to the engine
     /// in one call.
-    func decryptInPlace(_ sectors: UnsafeMutableRawBufferPointer, firstSector: Int,
-                        with cipher: borrowing XTSCipher) throws(CipherFileError) {
+    func decryptInPlace(_ sectors: UnsafeMutableRawBufferPointer, firstSector: Int) throws(CipherFileError) {
         let size = sectorSize.bytes
         var runStart = 0
         for boundary in stride(from: 0, through: sectors.count, by: size) {
@@ -54,9 +33,9 @@ extension CipherFile {
             if boundary > runStart {
                 let run = UnsafeMutableRawBufferPointer(rebasing: sectors[runStart..<boundary])
                 do {
-                    try cipher.crypt(.decrypt, run, dataUnitSize: size,
-                                     firstDataUnit: CipherFileLayout.dataUnit(ofSector: firstSector + runStart / size,
-                                                                              nonce: nonce))
+                    try key.crypt(.decrypt, run, dataUnitSize: size,
+                                  firstDataUnit: CipherFileLayout.dataUnit(ofSector: firstSector + runStart / size,
+                                                                           nonce: nonce))
                 } catch {
                     throw .crypto(error)
                 }
@@ -69,30 +48,30 @@ extension CipherFile {
     /// byte at a file position of `size` or more zeroed: those bytes are
     /// zero by the format, whatever a crash left on disk.
     func loadSector(_ index: Int, into slot: UnsafeMutableRawBufferPointer,
-                    zeroingFrom size: Int, with cipher: borrowing XTSCipher) throws(CipherFileError) {
+                    zeroingFrom size: Int) throws(CipherFileError) {
         let start = index * sectorSize.bytes
         let valid = min(max(size - start, 0), slot.count)
         if valid > 0 {
             try backing.readZeroFilled(into: slot, at: backingOffset(ofSector: index))
-            try decryptInPlace(slot, firstSector: index, with: cipher)
+            try decryptInPlace(slot, firstSector: index)
         }
         fillWithZeros(UnsafeMutableRawBufferPointer(rebasing: slot[valid...]))
     }
 
     /// Zeroes, on disk, the bytes after `size` in the sector holding it,
     /// unless they are zeros already (the usual case) or the sector is a hole.
-    func zeroTail(beyond size: Int, with cipher: borrowing XTSCipher) throws(CipherFileError) {
+    func zeroTail(beyond size: Int) throws(CipherFileError) {
         let within = size % sectorSize.bytes
         guard within != 0 else { return }
         let index = size / sectorSize.bytes
         let slot = UnsafeMutableRawBufferPointer(rebasing: SectorScratch.buffer[0..<sectorSize.bytes])
         try backing.readZeroFilled(into: slot, at: backingOffset(ofSector: index))
         guard !isAllZero(UnsafeRawBufferPointer(slot)) else { return }
-        try decryptInPlace(slot, firstSector: index, with: cipher)
+        try decryptInPlace(slot, firstSector: index)
         let tail = UnsafeMutableRawBufferPointer(rebasing: slot[within...])
         guard !isAllZero(UnsafeRawBufferPointer(tail)) else { return }
         fillWithZeros(tail)
-        try encrypt(UnsafeRawBufferPointer(slot), into: slot, firstSector: index, with: cipher)
+        try encrypt(UnsafeRawBufferPointer(slot), into: slot, firstSector: index)
         try backing.write(UnsafeRawBufferPointer(slot), at: backingOffset(ofSector: index))
     }
 }

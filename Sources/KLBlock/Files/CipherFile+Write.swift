@@ -8,7 +8,7 @@ extension CipherFile {
     public func write(_ data: UnsafeRawBufferPointer, at offset: Int) throws(CipherFileError) -> Int {
         guard offset >= 0 else { throw .negativeOffset(offset) }
         return try lock.withWriteLock { () throws(CipherFileError) -> Int in
-            try writeWithCipher(data, at: offset)
+            try writeLocked(data, at: offset)
         }
     }
 
@@ -17,36 +17,26 @@ extension CipherFile {
     public func append(_ data: UnsafeRawBufferPointer) throws(CipherFileError) -> (offset: Int, count: Int) {
         try lock.withWriteLock { () throws(CipherFileError) -> (offset: Int, count: Int) in
             let offset = plaintextSize
-            return (offset, try writeWithCipher(data, at: offset))
-        }
-    }
-
-    /// One key scope for the whole request: merging a partial sector
-    /// decrypts it, then encrypts.
-    private func writeWithCipher(_ data: UnsafeRawBufferPointer, at offset: Int) throws(CipherFileError) -> Int {
-        guard !data.isEmpty else { return 0 }
-        return try withCipher(for: [.encrypt, .decrypt]) { cipher throws(CipherFileError) -> Int in
-            try writeLocked(data, at: offset, with: cipher)
+            return (offset, try writeLocked(data, at: offset))
         }
     }
 
     /// Data sectors first, then the size (docs/FORMAT.md, "Write order and
     /// crashes"): the size never covers sectors that were not written.
-    private func writeLocked(_ data: UnsafeRawBufferPointer, at offset: Int,
-                             with cipher: borrowing XTSCipher) throws(CipherFileError) -> Int {
+    private func writeLocked(_ data: UnsafeRawBufferPointer, at offset: Int) throws(CipherFileError) -> Int {
+        guard !data.isEmpty else { return 0 }
         let maximum = CipherFileLayout.maximumSize(sectorSize: sectorSize)
         guard offset <= maximum - data.count else {
             throw .fileTooLarge(requested: offset.addingReportingOverflow(data.count).partialValue, maximum: maximum)
         }
         try writeHeaderIfMissing()
         if offset + data.count > plaintextSize {
-            try prepareToGrow(writingFromSector: offset / sectorSize.bytes, with: cipher)
+            try prepareToGrow(writingFromSector: offset / sectorSize.bytes)
         }
         var done = 0
         do {
             while done < data.count {
-                done += try writeChunk(UnsafeRawBufferPointer(rebasing: data[done...]), at: offset + done,
-                                       with: cipher)
+                done += try writeChunk(UnsafeRawBufferPointer(rebasing: data[done...]), at: offset + done)
             }
         } catch {
             if done == 0 { throw error }
@@ -62,8 +52,7 @@ extension CipherFile {
     /// from the caller's buffer into the scratch buffer; a sector `data`
     /// covers in part is read, merged and re-encrypted in place. Returns the
     /// bytes of `data` consumed.
-    private func writeChunk(_ data: UnsafeRawBufferPointer, at position: Int,
-                            with cipher: borrowing XTSCipher) throws(CipherFileError) -> Int {
+    private func writeChunk(_ data: UnsafeRawBufferPointer, at position: Int) throws(CipherFileError) -> Int {
         let sector = sectorSize.bytes
         let firstSector = position / sector
         let chunkStart = firstSector * sector
@@ -79,12 +68,11 @@ extension CipherFile {
             let source = chunkStart + firstWhole * sector - position
             try encrypt(UnsafeRawBufferPointer(rebasing: data[source..<source + (endWhole - firstWhole) * sector]),
                         into: UnsafeMutableRawBufferPointer(rebasing: scratch[firstWhole * sector..<endWhole * sector]),
-                        firstSector: firstSector + firstWhole, with: cipher)
+                        firstSector: firstSector + firstWhole)
         }
         func merge(slot: Int) throws(CipherFileError) {
             try mergeSector(firstSector + slot, of: data, at: position,
-                            into: UnsafeMutableRawBufferPointer(rebasing: scratch[slot * sector..<(slot + 1) * sector]),
-                            with: cipher)
+                            into: UnsafeMutableRawBufferPointer(rebasing: scratch[slot * sector..<(slot + 1) * sector]))
         }
         if headIsPartial { try merge(slot: 0) }
         if tailIsPartial && (sectors > 1 || !headIsPartial) { try merge(slot: sectors - 1) }
@@ -98,14 +86,13 @@ extension CipherFile {
     /// `data` (which starts at file position `position`) that falls in it
     /// replaces the old plaintext.
     private func mergeSector(_ index: Int, of data: UnsafeRawBufferPointer, at position: Int,
-                             into slot: UnsafeMutableRawBufferPointer,
-                             with cipher: borrowing XTSCipher) throws(CipherFileError) {
-        try loadSector(index, into: slot, zeroingFrom: plaintextSize, with: cipher)
+                             into slot: UnsafeMutableRawBufferPointer) throws(CipherFileError) {
+        try loadSector(index, into: slot, zeroingFrom: plaintextSize)
         let sectorStart = index * sectorSize.bytes
         let low = max(sectorStart, position)
         let high = min(sectorStart + sectorSize.bytes, position + data.count)
         UnsafeMutableRawBufferPointer(rebasing: slot[(low - sectorStart)..<(high - sectorStart)])
             .copyMemory(from: UnsafeRawBufferPointer(rebasing: data[(low - position)..<(high - position)]))
-        try encrypt(UnsafeRawBufferPointer(slot), into: slot, firstSector: index, with: cipher)
+        try encrypt(UnsafeRawBufferPointer(slot), into: slot, firstSector: index)
     }
 }

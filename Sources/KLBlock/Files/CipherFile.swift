@@ -99,18 +99,15 @@ public final class CipherFile: @unchecked Sendable {
         guard newSize <= maximum else { throw .fileTooLarge(requested: newSize, maximum: maximum) }
         try lock.withWriteLock { () throws(CipherFileError) in
             guard newSize > plaintextSize || (shrinking && newSize < plaintextSize) else { return }
-            // Rewriting the old or new last sector decrypts, then encrypts.
-            try withCipher(for: [.encrypt, .decrypt]) { cipher throws(CipherFileError) in
-                if newSize > plaintextSize {
-                    try writeHeaderIfMissing()
-                    try prepareToGrow(writingFromSector: .max, with: cipher)
-                    try setBackingLength(forSize: newSize)
-                    try storeSize(newSize)
-                } else {
-                    try storeSize(newSize)
-                    try zeroTail(beyond: newSize, with: cipher)
-                    try setBackingLength(forSize: newSize)
-                }
+            if newSize > plaintextSize {
+                try writeHeaderIfMissing()
+                try prepareToGrow(writingFromSector: .max)
+                try setBackingLength(forSize: newSize)
+                try storeSize(newSize)
+            } else {
+                try storeSize(newSize)
+                try zeroTail(beyond: newSize)
+                try setBackingLength(forSize: newSize)
             }
         }
     }
@@ -149,13 +146,13 @@ extension CipherFile {
     /// no sectors past the old last one (so the new range starts as holes),
     /// and zeros after the old size in the old last sector when the write
     /// does not rewrite that sector itself.
-    func prepareToGrow(writingFromSector firstWritten: Int, with cipher: borrowing XTSCipher) throws(CipherFileError) {
+    func prepareToGrow(writingFromSector firstWritten: Int) throws(CipherFileError) {
         let minimum = CipherFileLayout.minimumBackingLength(forSize: plaintextSize, sectorSize: sectorSize)
         if backingLength > minimum {
             try setBackingLength(forSize: plaintextSize)
         }
         if plaintextSize / sectorSize.bytes < firstWritten {
-            try zeroTail(beyond: plaintextSize, with: cipher)
+            try zeroTail(beyond: plaintextSize)
         }
     }
 }
