@@ -57,7 +57,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KLBlockTests",
-            dependencies: ["KLTestSupport", "KLBlock", "KLEngine", "COpenSSL"]
+            dependencies: ["KLTestSupport", "KLBlock", "KLEngine", "COpenSSL", "CSodium"]
         ),
         // Every Key Locker instruction form, for the emulator tests.
         .target(name: "CKLInstructionForms", path: "Tests/CKLInstructionForms"),

@@ -31,8 +31,9 @@ struct FsckCommand: ParsableCommand {
     func run() throws {
         try reportingFailures {
             let report: CheckReport
+            let configAuthenticated: Bool
             do {
-                report = try check()
+                (report, configAuthenticated) = try check()
             } catch {
                 let failure = commandFailure(error)
                 if json { printJSON(FsckJSON(cipherDir: cipherDir, failure: failure)) }
@@ -41,24 +42,29 @@ struct FsckCommand: ParsableCommand {
             let status: ExitStatus = report.isClean ? .success : .problemsFound
             if json {
                 printJSON(FsckJSON(cipherDir: cipherDir, report: report, status: status,
-                                   configAuthenticated: key.masterkey == nil))
+                                   configAuthenticated: configAuthenticated))
             } else {
-                printReport(report)
+                printReport(report, configAuthenticated: configAuthenticated)
             }
             if status != .success { throw status.code }
         }
     }
 
-    private func check() throws -> CheckReport {
+    /// The report, and whether every field of klfs.conf was authenticated:
+    /// always with a passphrase, with the master key from version 2 on
+    /// (CONFIG.md, "Master key wrap and check value").
+    private func check() throws -> (CheckReport, configAuthenticated: Bool) {
         let volume = try unlock()
+        let configAuthenticated = key.masterkey == nil || volume.config.version >= 2
         let bar = ProgressBar.onTerminal()
         defer { bar?.finish() }
         do {
-            return try VolumeCheck(cipherDir: cipherDir, volume: volume).run { progress in
+            let report = try VolumeCheck(cipherDir: cipherDir, volume: volume).run { progress in
                 bar?.update(fraction: progress.fraction,
                             detail: "\(progress.filesDone)/\(progress.filesTotal) files  "
                                 + "\(mebibytes(progress.bytesDone))/\(mebibytes(progress.bytesTotal)) MiB")
             }
+            return (report, configAuthenticated)
         } catch {
             throw CommandFailure(.internalError, "the check stopped: \(error)")
         }
@@ -73,10 +79,10 @@ struct FsckCommand: ParsableCommand {
         return try (key.givenKey ?? .passphrase(.terminal)).unlock(cipherDir: cipherDir, engine: engine)
     }
 
-    private func printReport(_ report: CheckReport) {
+    private func printReport(_ report: CheckReport, configAuthenticated: Bool) {
         for finding in report.findings { print(finding) }
-        if key.masterkey != nil {
-            print("klfs.conf: notice: unlocked with the master key, so the tag over the config's fields was not verified (a passphrase verifies it)")
+        if !configAuthenticated {
+            print("klfs.conf: notice: a version 1 volume unlocked with the master key, so the config's fields were not verified (a passphrase verifies them; version 2's check value does too)")
         }
         print(report.summary)
     }

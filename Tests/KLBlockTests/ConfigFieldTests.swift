@@ -1,3 +1,4 @@
+import CSodium
 import Foundation
 import Glibc
 @testable import KLBlock
@@ -45,7 +46,8 @@ import Testing
         Case("an extra unknown key is ignored", .unlocks) { $0["comment"] = "hello" },
         Case("version missing", .corrupt) { $0["version"] = nil },
         Case("version a string", .corrupt) { $0["version"] = "1" },
-        Case("version 2", .error(.unsupportedVersion(2))) { $0["version"] = 2 },
+        Case("version 3", .error(.unsupportedVersion(3))) { $0["version"] = 3 },
+        Case("version 1 (another associated data)", .error(.wrongPassphrase)) { $0["version"] = 1 },
         Case("version 0", .error(.unsupportedVersion(0))) { $0["version"] = 0 },
         Case("kdf missing", .corrupt) { $0["kdf"] = nil },
         Case("kdf.algorithm scrypt", .corrupt, kdf { $0["algorithm"] = "scrypt" }),
@@ -78,7 +80,7 @@ import Testing
         Case("masterKey.ciphertext changed", .error(.wrongPassphrase),
              key { $0["ciphertext"] = flipped($0["ciphertext"]) }),
         Case("masterKey.check missing", .corrupt, key { $0["check"] = nil }),
-        Case("masterKey.check changed", .error(.wrongPassphrase), key { $0["check"] = flipped($0["check"]) }),
+        Case("masterKey.check changed", .corrupt, key { $0["check"] = flipped($0["check"]) }),
         Case("sectorSize missing", .corrupt) { $0["sectorSize"] = nil },
         Case("sectorSize 1000", .corrupt) { $0["sectorSize"] = 1000 },
         Case("sectorSize 8192", .corrupt) { $0["sectorSize"] = 8192 },
@@ -114,6 +116,42 @@ import Testing
         case .unlocks: #expect(error == nil)
         case .corrupt: #expect(error?.isCorrupt == true, "got \(String(describing: error))")
         case .error(let expected): #expect(error == expected)
+        }
+    }
+
+    /// Recovery with the master key authenticates every field as the
+    /// passphrase does (docs/CONFIG.md, "Master key wrap and check value"):
+    /// the check value is a MAC of all of them under the master key, so an
+    /// edit that parses and passes the unlock checks is refused with
+    /// wrongMasterKey. Removing `encrypted-names` is the edit that would
+    /// otherwise make a recovery mount write plaintext names.
+    @Test(arguments: [
+        Case("unchanged", .unlocks) { _ in },
+        Case("version 1", .error(.wrongMasterKey)) { $0["version"] = 1 },
+        Case("kdf.opslimit raised within range", .error(.wrongMasterKey), kdf { $0["opslimit"] = 3 }),
+        Case("kdf.memlimit raised within range", .error(.wrongMasterKey), kdf { $0["memlimit"] = 128 << 20 }),
+        Case("kdf.salt changed", .error(.wrongMasterKey), kdf { $0["salt"] = flipped($0["salt"]) }),
+        Case("masterKey.nonce changed", .error(.wrongMasterKey), key { $0["nonce"] = flipped($0["nonce"]) }),
+        Case("masterKey.ciphertext changed", .error(.wrongMasterKey),
+             key { $0["ciphertext"] = flipped($0["ciphertext"]) }),
+        Case("masterKey.check changed", .error(.wrongMasterKey), key { $0["check"] = flipped($0["check"]) }),
+        Case("sectorSize changed to 512", .error(.wrongMasterKey)) { $0["sectorSize"] = 512 },
+        Case("featureFlags without encrypted-names", .error(.wrongMasterKey)) { $0["featureFlags"] = [String]() },
+    ])
+    func recoveryWithTheMasterKeyAuthenticatesEveryField(_ testCase: Case) throws {
+        let directory = TemporaryDirectory()
+        let cipherDir = directory.subdirectory()
+        let masterKey = try makeVolume(cipherDir, flags: [VolumeConfig.encryptedNamesFlag])
+        var object = try JSONSerialization.jsonObject(with: Data(configBytes(cipherDir))) as! [String: Any]
+        testCase.edit(&object)
+        replaceConfig(cipherDir, Array(try JSONSerialization.data(withJSONObject: object)))
+        let error = volumeError {
+            _ = try Volume.unlock(cipherDir: cipherDir, masterKey: masterKey, engine: makeEngine(EngineKind.keylockerSoft))
+        }
+        switch testCase.outcome {
+        case .unlocks: #expect(error == nil)
+        case .error(let expected): #expect(error == expected)
+        case .corrupt: Issue.record("every case here parses")
         }
     }
 
@@ -179,25 +217,49 @@ import Testing
         #expect(config.jsonBytes() == Self.config)
     }
 
-    /// docs/CONFIG.md's layout, rebuilt here independently of ConfigAADWriter.
-    @Test func associatedDataMatchesTheDocumentedLayout() throws {
+    /// docs/CONFIG.md's layouts, rebuilt here independently of
+    /// ConfigAADWriter: version 2, then version 1 (which also holds the check).
+    @Test(arguments: [(2, 4096, ["encrypted-names"], 123), (1, 512, ["a", "bc"], 135)])
+    func associatedDataMatchesTheDocumentedLayout(version: Int, sectorSize: Int, flags: [String],
+                                                  length: Int) throws {
         let config = VolumeConfig(
-            version: 1,
+            version: version,
             kdf: PasswordKDF(cost: Argon2idCost(opslimit: 4, memlimit: 256 << 20), salt: Array(0..<16)),
             masterKey: WrappedMasterKey(nonce: Array(100..<124), ciphertext: Array(0..<80), check: Array(200..<216)),
-            sectorSize: SectorSize(bytes: 512)!, featureFlags: ["a", "bc"])
-        var expected = Array("klfs.conf-aad-v1".utf8)
-        expected += [1, 0, 0, 0]
+            sectorSize: SectorSize(bytes: sectorSize)!, featureFlags: flags)
+        var expected = Array("klfs.conf-aad-v\(version)".utf8)
+        expected += [UInt8(version), 0, 0, 0]
         expected += [10, 0, 0, 0] + Array("argon2id13".utf8)
         expected += [4, 0, 0, 0, 0, 0, 0, 0]
         expected += [0, 0, 0, 0x10, 0, 0, 0, 0]
         expected += [16, 0, 0, 0] + Array(0..<16)
         expected += [22, 0, 0, 0] + Array("xchacha20poly1305-ietf".utf8)
-        expected += [16, 0, 0, 0] + Array(200..<216)
-        expected += [0, 2, 0, 0]
-        expected += [2, 0, 0, 0, 1, 0, 0, 0, 0x61, 2, 0, 0, 0, 0x62, 0x63]
+        if version == 1 { expected += [16, 0, 0, 0] + Array(200..<216) }
+        expected += withUnsafeBytes(of: UInt32(sectorSize).littleEndian) { Array($0) }
+        expected += [UInt8(flags.count), 0, 0, 0]
+        for flag in flags { expected += [UInt8(flag.utf8.count), 0, 0, 0] + Array(flag.utf8) }
         #expect(config.associatedData == expected)
-        #expect(expected.count == 135)
+        #expect(expected.count == length)
+    }
+
+    /// The version 2 check value is what CONFIG.md says, computed here
+    /// with libsodium from the file's own bytes: BLAKE2b-128 keyed with the
+    /// master key over the label, the associated data, the nonce and the
+    /// ciphertext.
+    @Test func checkValueMatchesTheDocument() throws {
+        let directory = TemporaryDirectory()
+        let cipherDir = directory.subdirectory()
+        let masterKey = try makeVolume(cipherDir, flags: [VolumeConfig.encryptedNamesFlag])
+        let config = try VolumeConfig.load(from: cipherDir)
+        #expect(config.version == 2)
+        let message = Array("klfs master key check v2".utf8) + config.associatedData
+            + config.masterKey.nonce + config.masterKey.ciphertext
+        var check = [UInt8](repeating: 0, count: 16)
+        masterKey.withUnsafeBytes { key in
+            _ = crypto_generichash(&check, 16, message, UInt64(message.count),
+                                   key.baseAddress!.assumingMemoryBound(to: UInt8.self), key.count)
+        }
+        #expect(check == config.masterKey.check)
     }
 
     @Test func configFileHasMode0400AndNoTemporaryFileIsLeft() throws {

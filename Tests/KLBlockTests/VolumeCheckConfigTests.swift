@@ -38,7 +38,7 @@ import Testing
     }
 
     static let cases: [Case] = [
-        Case("version 2", .refused(.unsupportedVersion(2))) { $0["version"] = 2 },
+        Case("version 3", .refused(.unsupportedVersion(3))) { $0["version"] = 3 },
         Case("version missing", .corrupt) { $0["version"] = nil },
         Case("version a string", .corrupt) { $0["version"] = "1" },
         Case("kdf missing", .corrupt) { $0["kdf"] = nil },

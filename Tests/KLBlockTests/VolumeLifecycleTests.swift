@@ -112,7 +112,7 @@ import Testing
     @Test func changingThePassphraseKeepsTheMasterKey() throws {
         let directory = TemporaryDirectory()
         let cipherDir = directory.subdirectory()
-        try makeVolume(cipherDir, sectorSize: SectorSize(bytes: 512)!)
+        let masterKey = try makeVolume(cipherDir, sectorSize: SectorSize(bytes: 512)!)
         let engine = try makeEngine(EngineKind.keylockerSoft)
         let before = try Volume.unlock(cipherDir: cipherDir, passphrase: secret("correct horse"), engine: engine)
         let cipher = try encryptPattern(before.key, sectorSize: 512)
@@ -124,8 +124,11 @@ import Testing
         #expect(updated == (try VolumeConfig.load(from: cipherDir)))
         #expect(updated.kdf.salt != oldConfig.kdf.salt)
         #expect(updated.masterKey.nonce != oldConfig.masterKey.nonce)
-        #expect(updated.masterKey.check == oldConfig.masterKey.check)
+        // The check covers the new salt, nonce and ciphertext, and still
+        // vouches for the same master key.
+        #expect(updated.masterKey.check != oldConfig.masterKey.check)
         #expect(updated.sectorSize == oldConfig.sectorSize)
+        #expect(updated.matches(masterKey))
 
         let after = try Volume.unlock(cipherDir: cipherDir, passphrase: secret("new passphrase"), engine: engine)
         #expect(try decrypt(after.key, cipher, sectorSize: 512) == (0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) })

@@ -42,9 +42,9 @@ let fastKDF = Argon2idCost.floor
 /// A new volume with passphrase "correct horse"; returns its master key.
 @discardableResult
 func makeVolume(_ cipherDir: String, sectorSize: SectorSize = .default,
-                passphrase: String = "correct horse") throws -> SecretBytes {
+                passphrase: String = "correct horse", flags: [String] = []) throws -> SecretBytes {
     let created = try Volume.create(cipherDir: cipherDir, passphrase: secret(passphrase),
-                                    sectorSize: sectorSize, kdf: fastKDF)
+                                    sectorSize: sectorSize, kdf: fastKDF, flags: flags)
     defer { created.masterKeyText.wipe() }
     return try MasterKeyText.parse(created.masterKeyText)
 }

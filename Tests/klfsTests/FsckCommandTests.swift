@@ -170,18 +170,19 @@ import Testing
         #expect(report["findings"] == nil, sourceLocation: sourceLocation)
     }
 
-    @Test func theMasterKeyUnlocksButCannotAuthenticateTheConfig() throws {
+    @Test func theMasterKeyUnlocksAndAuthenticatesTheConfig() throws {
         let fixture = try Fixture()
         try fixture.makeFile("a", Array(repeating: 1, count: 10))
         let result = try fixture.fsck(["--masterkey", "-"], input: fixture.masterKeyText)
         #expect(result.status == 0, "\(result.standardError)")
-        #expect(result.standardOutput.hasPrefix("klfs.conf: notice: unlocked with the master key"))
+        // Version 2's check value authenticates the config's fields.
+        #expect(!result.standardOutput.contains("klfs.conf: notice"))
         let json = try Self.json(try fixture.fsck(["--masterkey", "-", "--json"], input: fixture.masterKeyText))
-        #expect(json["configAuthenticated"] as? Bool == false)
+        #expect(json["configAuthenticated"] as? Bool == true)
 
         let other = try Fixture()
         try expectFailure(other.fsck(["--masterkey", "-"], input: fixture.masterKeyText), 14,
-                          "the master key does not belong to this volume")
+                          "the master key does not belong to this volume, or klfs.conf was altered")
     }
 
     @Test(arguments: [["--engine", "keylocker-soft"], ["--engine", "aesni"],

@@ -1,20 +1,21 @@
 /// The canonical byte encoding of every klfs.conf field except the AEAD's
-/// own nonce and ciphertext; it is the associated data of the master key
-/// wrap, so changing any field makes unlock fail. It depends only on the
+/// own nonce and ciphertext (and, from version 2, the check value, a MAC of
+/// this encoding, the nonce and the ciphertext); it is the associated data
+/// of the master key wrap, so changing any field makes unlock fail. It depends only on the
 /// field values, never on JSON formatting. docs/CONFIG.md gives the layout.
 extension VolumeConfig {
-    static let aadLabel = Array("klfs.conf-aad-v1".utf8)
+    static func aadLabel(version: Int) -> [UInt8] { Array("klfs.conf-aad-v\(version)".utf8) }
 
     var associatedData: [UInt8] {
         var out = ConfigAADWriter()
-        out.raw(Self.aadLabel)
+        out.raw(Self.aadLabel(version: version))
         out.u32(UInt32(truncatingIfNeeded: version))
         out.bytes(Array(PasswordKDF.algorithmName.utf8))
         out.u64(kdf.cost.opslimit)
         out.u64(kdf.cost.memlimit)
         out.bytes(kdf.salt)
         out.bytes(Array(WrappedMasterKey.algorithmName.utf8))
-        out.bytes(masterKey.check)
+        if version == 1 { out.bytes(masterKey.check) }
         out.u32(UInt32(sectorSize.bytes))
         out.u32(UInt32(featureFlags.count))
         for flag in featureFlags { out.bytes(Array(flag.utf8)) }

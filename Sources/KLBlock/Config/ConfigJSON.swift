@@ -15,7 +15,7 @@ extension VolumeConfig {
     init(json: [UInt8]) throws(VolumeError) {
         let data = Data(json)
         let probe = try decodeConfig(VersionProbe.self, from: data)
-        guard probe.version == Self.currentVersion else { throw .unsupportedVersion(probe.version) }
+        guard Self.supportedVersions.contains(probe.version) else { throw .unsupportedVersion(probe.version) }
         try self.init(try decodeConfig(ConfigDocument.self, from: data))
     }
 

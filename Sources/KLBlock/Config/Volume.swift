@@ -55,7 +55,7 @@ public enum Volume {
         // On failure the master key dies here; on success in makeUnlocked.
         defer { masterKey.wipe() }
         let config = try loadUnlockable(cipherDir)
-        guard masterKey.count == WrappedMasterKey.masterKeySize, config.masterKey.matches(masterKey) else {
+        guard config.matches(masterKey) else {
             throw .wrongMasterKey
         }
         return try makeUnlocked(config, masterKey: masterKey, engine: engine)

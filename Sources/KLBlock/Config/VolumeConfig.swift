@@ -2,7 +2,13 @@
 /// nothing secret (the master key is only present AEAD-wrapped).
 /// docs/CONFIG.md describes each field.
 public struct VolumeConfig: Sendable, Equatable {
-    public static let currentVersion = 1
+    /// What `klfs init` writes: version 2 (docs/FORMAT.md: encrypted sizes,
+    /// authenticated file headers, encrypted xattrs; docs/CONFIG.md: a
+    /// check value that authenticates every field).
+    public static let currentVersion = 2
+    /// Every version this build mounts. Version 1 volumes keep version 1
+    /// (and its formats) until `klfs upgrade` converts them.
+    public static let supportedVersions = 1...2
     public static let fileName = "klfs.conf"
     /// Feature flags this build understands. A format change that older
     /// builds must not misread adds one.
@@ -57,7 +63,8 @@ public struct WrappedMasterKey: Sendable, Equatable {
 
     public let nonce: [UInt8]
     public let ciphertext: [UInt8]
-    /// A keyed BLAKE2b of a constant under the master key, so that
-    /// `mount --masterkey` can tell a mistyped key from the right one.
-    public let check: [UInt8]
+    /// A keyed BLAKE2b under the master key (``VolumeConfig/checkValue(of:)``),
+    /// so that `mount --masterkey` can tell a mistyped key from the right
+    /// one and, from version 2 on, an altered klfs.conf from the real one.
+    public internal(set) var check: [UInt8]
 }

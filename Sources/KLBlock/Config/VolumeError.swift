@@ -60,7 +60,7 @@ public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .wrongPassphrase:
             return "wrong passphrase (or klfs.conf was modified)"
         case .wrongMasterKey:
-            return "the master key does not belong to this volume"
+            return "the master key does not belong to this volume, or klfs.conf was altered"
         case .configMissing(let path):
             return "\(path) not found: not a klfs CIPHERDIR"
         case .configUnreadable(let path, let code):
@@ -68,7 +68,8 @@ public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .configCorrupt(let why):
             return "klfs.conf is corrupt: \(why)"
         case .unsupportedVersion(let version):
-            return "klfs.conf format version \(version) is not supported (this klfs reads version \(VolumeConfig.currentVersion))"
+            let supported = VolumeConfig.supportedVersions
+            return "klfs.conf format version \(version) is not supported (this klfs reads versions \(supported.lowerBound) to \(supported.upperBound))"
         case .unknownFeatureFlags(let flags):
             return "klfs.conf uses unknown feature flag(s): \(flags.joined(separator: ", "))"
         case .kdfBelowFloor(let ops, let mem):

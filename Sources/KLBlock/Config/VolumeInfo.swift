@@ -14,10 +14,13 @@ public struct VolumeInfo: Sendable, CustomStringConvertible {
             : config.featureFlags.joined(separator: ", ") + (unknown.isEmpty ? "" : " (unknown: \(unknown.joined(separator: ", ")))")
         return [
             "Config:         \(path)",
-            "Format version: \(config.version)",
+            "Format version: \(config.version)" + (config.version == 1
+                ? " (sizes in clear and headers unauthenticated; `klfs upgrade` converts to \(VolumeConfig.currentVersion))"
+                : " (sizes encrypted, headers authenticated, xattrs encrypted)"),
             "Sector size:    \(config.sectorSize.bytes) bytes",
             "Cipher:         AES-256-XTS, 512-bit master key (K1 || K2)",
-            "Key wrap:       \(WrappedMasterKey.algorithmName), config fields authenticated",
+            "Key wrap:       \(WrappedMasterKey.algorithmName), config fields authenticated"
+                + (config.version == 1 ? " (by the passphrase only)" : " (by the passphrase and the master key)"),
             "Password KDF:   \(kdf)",
             "Feature flags:  \(flags)",
         ]

@@ -1,27 +1,35 @@
 import CSodium
 import KLEngine
 
-extension WrappedMasterKey {
-    /// The BLAKE2b input whose keyed hash is the check value.
-    private static let checkLabel = Array("klfs master key check v1".utf8)
-
-    /// The check value of a 64-byte master key.
-    static func check(of masterKey: SecretBytes) -> [UInt8] {
+extension VolumeConfig {
+    /// The check value of a 64-byte master key for this config, a keyed
+    /// BLAKE2b-128 under the master key. Version 1 hashes a constant label,
+    /// so it tells only a wrong key from the right one. Version 2 hashes a
+    /// label, the associated data (every field but the wrapped key and the
+    /// check) and the wrapped key's nonce and ciphertext: every other byte
+    /// of meaning in the file, so that `mount --masterkey` refuses an
+    /// altered klfs.conf as passphrase unlock does.
+    func checkValue(of masterKey: SecretBytes) -> [UInt8] {
         requireSodium()
-        var check = [UInt8](repeating: 0, count: checkSize)
+        var message = Array("klfs master key check v\(version)".utf8)
+        if version >= 2 { message += associatedData + self.masterKey.nonce + self.masterKey.ciphertext }
+        var check = [UInt8](repeating: 0, count: WrappedMasterKey.checkSize)
         masterKey.withUnsafeBytes { key in
-            _ = crypto_generichash(&check, checkSize, checkLabel, UInt64(checkLabel.count),
+            _ = crypto_generichash(&check, check.count, message, UInt64(message.count),
                                    key.baseAddress!.assumingMemoryBound(to: UInt8.self), key.count)
         }
         return check
     }
 
-    /// Whether `masterKey` is the key this check value was made from.
+    /// Whether `masterKey` is this volume's key (and, from version 2, this
+    /// config the one it was sealed into); constant time.
     func matches(_ masterKey: SecretBytes) -> Bool {
-        let expected = Self.check(of: masterKey)
-        return sodium_memcmp(expected, check, Self.checkSize) == 0
+        masterKey.count == WrappedMasterKey.masterKeySize
+            && sodium_memcmp(checkValue(of: masterKey), self.masterKey.check, WrappedMasterKey.checkSize) == 0
     }
+}
 
+extension WrappedMasterKey {
     /// Seals the master key under `kek` with a fresh random nonce;
     /// `associatedData` authenticates the rest of the config.
     static func seal(_ masterKey: SecretBytes, kek: SecretBytes, check: [UInt8],
