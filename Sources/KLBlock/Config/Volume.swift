@@ -104,8 +104,8 @@ public enum Volume {
     }
 
     /// Hands K1 and K2 to the engine as two fresh secrets (which makeKey
-    /// wipes), and the names key derived from the master key when the
-    /// volume encrypts names, and wipes the master key.
+    /// wipes), and the keys derived from the master key the volume uses
+    /// (DerivedKey), and wipes the master key.
     private static func makeUnlocked(_ config: VolumeConfig, masterKey: SecretBytes,
                                      engine: any XTSEngine) throws(VolumeError) -> UnlockedVolume {
         // The master key dies here, on every path: from now on only the
@@ -131,10 +131,23 @@ public enum Volume {
         }
         let names = try engineCall { () throws(EngineError) -> NameCipher? in
             guard config.encryptsNames else { return nil }
-            // The raw names key dies inside makeBlockKey.
-            return NameCipher(key: try engine.makeBlockKey(try NamesKey.derive(from: masterKey)))
+            return NameCipher(key: try wrap(.names, of: masterKey, with: engine))
         }
-        return UnlockedVolume(config: config, key: key, names: names)
+        let headerKey = try engineCall { () throws(EngineError) -> (any BlockCipherKey)? in
+            config.version >= 2 ? try wrap(.headers, of: masterKey, with: engine) : nil
+        }
+        let extendedAttributeKey = try engineCall { () throws(EngineError) -> (any BlockCipherKey)? in
+            config.version >= 2 ? try wrap(.extendedAttributeNames, of: masterKey, with: engine) : nil
+        }
+        return UnlockedVolume(config: config, key: key, names: names, headerKey: headerKey,
+                              extendedAttributeKey: extendedAttributeKey)
+    }
+
+    /// A key derived from the master key, in the engine's form; the raw
+    /// derived key dies inside makeBlockKey.
+    private static func wrap(_ derived: DerivedKey, of masterKey: SecretBytes,
+                             with engine: any XTSEngine) throws(EngineError) -> any BlockCipherKey {
+        try engine.makeBlockKey(try derived.derive(from: masterKey))
     }
 }
 
@@ -146,12 +159,17 @@ public struct VolumeCreation: Sendable {
     public let masterKeyText: SecretBytes
 }
 
-/// An unlocked volume: its config and the engine's key. No raw key
+/// An unlocked volume: its config and the engine's keys. No raw key
 /// material is left anywhere.
 public struct UnlockedVolume: Sendable {
     public let config: VolumeConfig
     public let key: any XTSKey
     /// The names key's cipher, or nil on a volume with plaintext names.
     public let names: NameCipher?
+    /// The key that seals file headers; nil on a version 1 volume.
+    public let headerKey: (any BlockCipherKey)?
+    /// The key that encrypts extended attribute names; nil on a version 1
+    /// volume.
+    public let extendedAttributeKey: (any BlockCipherKey)?
     public var sectorSize: SectorSize { config.sectorSize }
 }
