@@ -19,7 +19,44 @@ final class VolumeFixture {
     let masterKeyFile: String
 
     /// `plaintextNames` makes the volume with `init --plaintext-names`.
-    init(sectorSize: SectorSize = .default, plaintextNames: Bool = false) throws {
+    convenience init(sectorSize: SectorSize = .default, plaintextNames: Bool = false) throws {
+        try self.init { cipherDir, passfile in
+            let floor = Argon2idCost.floor
+            let result = try runKLFS(["init", cipherDir, "--passfile", passfile, "--sector-size", "\(sectorSize.bytes)",
+                                      "--kdf-ops", "\(floor.opslimit)", "--kdf-memory-mib", "\(floor.memlimit >> 20)"]
+                                     + (plaintextNames ? ["--plaintext-names"] : []))
+            try #require(result.status == 0, "init failed: \(result.standardError)")
+            // The key is the hex block between these two lines of init's
+            // output; it is kept here and in masterKeyFile, never printed.
+            let lines = result.standardOutput.split(separator: "\n", omittingEmptySubsequences: false)
+            // Plain guards: a failing #require would print `lines`, key included.
+            guard let start = lines.firstIndex(where: { $0.hasPrefix("Your master key is:") }),
+                  let end = lines.firstIndex(where: { $0.hasPrefix("Keep it on paper") }), start < end else {
+                throw FixtureError.noMasterKeyInInitOutput
+            }
+            return lines[(start + 1)..<end].joined(separator: "\n")
+        }
+    }
+
+    /// A volume made earlier and kept as a tar archive of its cipher dir
+    /// (made with `tar --xattrs --sparse -cf ARCHIVE cipher`, with
+    /// ``passphrase``), whose master key's text is `masterKeyText`.
+    convenience init(extracting archive: URL, masterKeyText: String) throws {
+        try self.init { cipherDir, _ in
+            let tar = Process()
+            tar.executableURL = URL(fileURLWithPath: "/bin/tar")
+            tar.arguments = ["--xattrs", "-xf", archive.path, "-C", URL(fileURLWithPath: cipherDir).deletingLastPathComponent().path]
+            try tar.run()
+            tar.waitUntilExit()
+            try #require(tar.terminationStatus == 0, "tar could not extract \(archive.path)")
+            return masterKeyText
+        }
+    }
+
+    /// Makes the directories and the passfile, then the cipher dir with
+    /// `makeCipherDir` (given its path and the passfile), which returns the
+    /// master key's text.
+    private init(makeCipherDir: (String, String) throws -> String) throws {
         directory = URL(fileURLWithPath: NSTemporaryDirectory())
             .appendingPathComponent("klfs-mount-\(UUID().uuidString.prefix(8))")
         cipherDir = directory.appendingPathComponent("cipher").path
@@ -30,20 +67,7 @@ final class VolumeFixture {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         }
         try (Self.passphrase + "\n").write(toFile: passfile, atomically: true, encoding: .utf8)
-        let floor = Argon2idCost.floor
-        let result = try runKLFS(["init", cipherDir, "--passfile", passfile, "--sector-size", "\(sectorSize.bytes)",
-                                  "--kdf-ops", "\(floor.opslimit)", "--kdf-memory-mib", "\(floor.memlimit >> 20)"]
-                                 + (plaintextNames ? ["--plaintext-names"] : []))
-        try #require(result.status == 0, "init failed: \(result.standardError)")
-        // The key is the hex block between these two lines of init's output;
-        // it is kept here and in masterKeyFile, never printed.
-        let lines = result.standardOutput.split(separator: "\n", omittingEmptySubsequences: false)
-        // Plain guards: a failing #require would print `lines`, key included.
-        guard let start = lines.firstIndex(where: { $0.hasPrefix("Your master key is:") }),
-              let end = lines.firstIndex(where: { $0.hasPrefix("Keep it on paper") }), start < end else {
-            throw FixtureError.noMasterKeyInInitOutput
-        }
-        let text = lines[(start + 1)..<end].joined(separator: "\n")
+        let text = try makeCipherDir(cipherDir, passfile)
         try Data(text.utf8).write(to: URL(fileURLWithPath: masterKeyFile))
         masterKey = try MasterKeyText.parse(try Self.secret(Array(text.utf8))).withUnsafeBytes { Array($0) }
     }
