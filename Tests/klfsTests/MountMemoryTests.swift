@@ -37,9 +37,8 @@ import Testing
             expectNoSecret(in: try MemoryScan(pid: pid, searchingFor: needles), of: volume,
                            "\(engine), scan \(scans) under load")
             scans += 1
-        } while Date() < end
+        } while scans < 5 || Date() < end
         let requests = load.stop()
-        #expect(scans >= 5, "\(engine): only \(scans) scans")
         for (worker, count) in requests.enumerated() {
             #expect(count >= scans, "\(engine): worker \(worker) made only \(count) requests in \(scans) scans")
         }
