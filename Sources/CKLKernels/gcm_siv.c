@@ -107,14 +107,38 @@ static bool tags_equal(const uint8_t a[16], const uint8_t b[16]) {
     return difference == 0;
 }
 
+void klfs_gcm_siv_seal_with_schedule(const uint8_t auth_key[16], const klfs_aes_key *schedule,
+                                     const uint8_t nonce[12], const uint8_t *aad, size_t aad_size,
+                                     const uint8_t *plaintext, size_t size, uint8_t *ciphertext,
+                                     uint8_t tag[16]) {
+    compute_tag(schedule, auth_key, nonce, aad, aad_size, plaintext, size, tag);
+    ctr_xor(schedule, tag, plaintext, ciphertext, size);
+}
+
+int klfs_gcm_siv_open_with_schedule(const uint8_t auth_key[16], const klfs_aes_key *schedule,
+                                    const uint8_t nonce[12], const uint8_t *aad, size_t aad_size,
+                                    const uint8_t *ciphertext, size_t size, const uint8_t tag[16],
+                                    uint8_t *plaintext) {
+    uint8_t expected[16];
+    ctr_xor(schedule, tag, ciphertext, plaintext, size);
+    compute_tag(schedule, auth_key, nonce, aad, aad_size, plaintext, size, expected);
+    bool authentic = tags_equal(expected, tag);
+    klfs_wipe(expected, sizeof expected);
+    if (!authentic) {
+        klfs_wipe(plaintext, size); // unauthenticated plaintext dies here
+        return KLFS_EHANDLE;
+    }
+    return KLFS_OK;
+}
+
 void klfs_gcm_siv_seal(const uint8_t auth_key[16], const uint8_t enc_key[32],
                        const uint8_t nonce[12], const uint8_t *aad, size_t aad_size,
                        const uint8_t *plaintext, size_t size, uint8_t *ciphertext,
                        uint8_t tag[16]) {
     klfs_aes_key schedule;
     klfs_aes_expand_key(enc_key, 256, &schedule, NULL);
-    compute_tag(&schedule, auth_key, nonce, aad, aad_size, plaintext, size, tag);
-    ctr_xor(&schedule, tag, plaintext, ciphertext, size);
+    klfs_gcm_siv_seal_with_schedule(auth_key, &schedule, nonce, aad, aad_size, plaintext, size,
+                                    ciphertext, tag);
     klfs_wipe(&schedule, sizeof schedule); // round keys die here
 }
 
@@ -123,16 +147,9 @@ int klfs_gcm_siv_open(const uint8_t auth_key[16], const uint8_t enc_key[32],
                       const uint8_t *ciphertext, size_t size, const uint8_t tag[16],
                       uint8_t *plaintext) {
     klfs_aes_key schedule;
-    uint8_t expected[16];
     klfs_aes_expand_key(enc_key, 256, &schedule, NULL);
-    ctr_xor(&schedule, tag, ciphertext, plaintext, size);
-    compute_tag(&schedule, auth_key, nonce, aad, aad_size, plaintext, size, expected);
-    bool authentic = tags_equal(expected, tag);
+    int status = klfs_gcm_siv_open_with_schedule(auth_key, &schedule, nonce, aad, aad_size,
+                                                 ciphertext, size, tag, plaintext);
     klfs_wipe(&schedule, sizeof schedule); // round keys die here
-    klfs_wipe(expected, sizeof expected);
-    if (!authentic) {
-        klfs_wipe(plaintext, size); // unauthenticated plaintext dies here
-        return KLFS_EHANDLE;
-    }
-    return KLFS_OK;
+    return status;
 }

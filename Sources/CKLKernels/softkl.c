@@ -42,7 +42,10 @@ int klfs_iwkey_generate(klfs_iwkey *iwkey) {
     int status = klfs_random_bytes(iwkey->integrity_key, sizeof iwkey->integrity_key);
     if (status == 0)
         status = klfs_random_bytes(iwkey->encryption_key, sizeof iwkey->encryption_key);
-    if (status != 0) klfs_wipe(iwkey, sizeof *iwkey);
+    if (status == 0)
+        klfs_aes_expand_key(iwkey->encryption_key, 256, &iwkey->encryption_schedule, NULL);
+    else
+        klfs_wipe(iwkey, sizeof *iwkey);
     return status;
 }
 
@@ -52,9 +55,9 @@ static int encode_key(const klfs_iwkey *iwkey, uint32_t restrictions, const uint
     if (restrictions > RESTRICTION_BITS || !key_type_of(key_bits, &key_type))
         return KLFS_EINVAL;
     build_aad(restrictions, key_type, handle + HANDLE_AAD_OFFSET);
-    klfs_gcm_siv_seal(iwkey->integrity_key, iwkey->encryption_key, wrap_nonce,
-                      handle + HANDLE_AAD_OFFSET, AAD_SIZE, key, key_bits / 8,
-                      handle + HANDLE_CIPHERTEXT_OFFSET, handle + HANDLE_TAG_OFFSET);
+    klfs_gcm_siv_seal_with_schedule(iwkey->integrity_key, &iwkey->encryption_schedule, wrap_nonce,
+                                    handle + HANDLE_AAD_OFFSET, AAD_SIZE, key, key_bits / 8,
+                                    handle + HANDLE_CIPHERTEXT_OFFSET, handle + HANDLE_TAG_OFFSET);
     return KLFS_OK;
 }
 
@@ -97,10 +100,10 @@ static int load_key(const klfs_iwkey *iwkey, const uint8_t *handle, unsigned key
     uint8_t raw_key[32];
     int status = KLFS_EHANDLE;
     if (handle_allows(handle + HANDLE_AAD_OFFSET, key_bits, encrypt_schedule, decrypt_schedule))
-        status = klfs_gcm_siv_open(iwkey->integrity_key, iwkey->encryption_key, wrap_nonce,
-                                   handle + HANDLE_AAD_OFFSET, AAD_SIZE,
-                                   handle + HANDLE_CIPHERTEXT_OFFSET, key_bits / 8,
-                                   handle + HANDLE_TAG_OFFSET, raw_key);
+        status = klfs_gcm_siv_open_with_schedule(iwkey->integrity_key, &iwkey->encryption_schedule,
+                                                 wrap_nonce, handle + HANDLE_AAD_OFFSET, AAD_SIZE,
+                                                 handle + HANDLE_CIPHERTEXT_OFFSET, key_bits / 8,
+                                                 handle + HANDLE_TAG_OFFSET, raw_key);
     if (status == KLFS_OK) {
         klfs_aes_expand_key(raw_key, key_bits, encrypt_schedule, decrypt_schedule);
     } else {

@@ -12,10 +12,13 @@
 // it expands from them exist only there, and only during the call. Each
 // returns KLFS_ENOMEM when that stack cannot be had.
 
-// IWKey: 128-bit integrity key and 256-bit encryption key, as in the SDM.
+// IWKey: 128-bit integrity key and 256-bit encryption key, as in the SDM,
+// and the encryption key's AES schedule, expanded once by
+// klfs_iwkey_generate rather than at every wrap and unwrap.
 typedef struct klfs_iwkey {
     uint8_t integrity_key[16];
     uint8_t encryption_key[32];
+    klfs_aes_key encryption_schedule;
 } klfs_iwkey;
 
 #define KLFS_HANDLE128_SIZE 48 // AAD 16, tag 16, ciphertext 16
@@ -34,7 +37,7 @@ enum {
     KLFS_KL_KEYTYPE_AES256 = 1,
 };
 
-// Fills an IWKey from getrandom. Returns 0 or -errno.
+// Fills an IWKey from getrandom and expands its schedule. Returns 0 or -errno.
 int klfs_iwkey_generate(klfs_iwkey *iwkey);
 
 // ENCODEKEY128/256. `key_bits` is 128 or 256; `restrictions` must fit in
@@ -80,5 +83,15 @@ int klfs_gcm_siv_open(const uint8_t auth_key[16], const uint8_t enc_key[32],
                       const uint8_t nonce[12], const uint8_t *aad, size_t aad_size,
                       const uint8_t *ciphertext, size_t size, const uint8_t tag[16],
                       uint8_t *plaintext);
+
+// The same, with the AES-256 message-encryption key already expanded.
+void klfs_gcm_siv_seal_with_schedule(const uint8_t auth_key[16], const klfs_aes_key *schedule,
+                                     const uint8_t nonce[12], const uint8_t *aad, size_t aad_size,
+                                     const uint8_t *plaintext, size_t size, uint8_t *ciphertext,
+                                     uint8_t tag[16]);
+int klfs_gcm_siv_open_with_schedule(const uint8_t auth_key[16], const klfs_aes_key *schedule,
+                                    const uint8_t nonce[12], const uint8_t *aad, size_t aad_size,
+                                    const uint8_t *ciphertext, size_t size, const uint8_t tag[16],
+                                    uint8_t *plaintext);
 
 #endif
