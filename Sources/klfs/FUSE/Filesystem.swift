@@ -18,8 +18,7 @@ final class Filesystem: @unchecked Sendable {
     /// Whether opendir may answer ENOSYS for success (set at INIT, like
     /// `writebackCache`).
     var statelessDirectories = false
-    private let logLock = NSLock()
-    private var loggedInodes = Set<BackingID>()
+    private let damageLog = OnceLog<BackingID>()
 
     /// Opens the cipher dir; `volume` encrypts and decrypts its files.
     init(cipherDir: String, volume: UnlockedVolume, options: FilesystemOptions) throws(SystemError) {
@@ -52,9 +51,8 @@ final class Filesystem: @unchecked Sendable {
 
     /// One log line per damaged backing file, however often it is touched.
     func logDamaged(_ inode: Inode, _ why: String) {
-        let first = logLock.withLock { loggedInodes.insert(inode.backing).inserted }
-        guard first else { return }
-        cfuse_log(FUSE_LOG_ERR, "klfs: backing file (inode \(inode.backing.inode)) is not a klfs file: \(why); reads and writes give EIO")
+        damageLog.error(inode.backing,
+                        "klfs: backing file (inode \(inode.backing.inode)) is not a klfs file: \(why); reads and writes give EIO")
     }
 }
 
