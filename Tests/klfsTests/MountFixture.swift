@@ -18,9 +18,12 @@ final class VolumeFixture {
     /// init's text form of the key, for `mount --masterkey`.
     let masterKeyFile: String
 
-    /// `plaintextNames` makes the volume with `init --plaintext-names`.
-    init(sectorSize: SectorSize = .default, plaintextNames: Bool = false) throws {
-        directory = URL(fileURLWithPath: NSTemporaryDirectory())
+    /// `plaintextNames` makes the volume with `init --plaintext-names`;
+    /// `parent` is where its directory goes (a tmpfs, for what ext4 cannot
+    /// hold, such as 64 KiB extended attribute values).
+    init(sectorSize: SectorSize = .default, plaintextNames: Bool = false,
+         parent: String = NSTemporaryDirectory()) throws {
+        directory = URL(fileURLWithPath: parent)
             .appendingPathComponent("klfs-mount-\(UUID().uuidString.prefix(8))")
         cipherDir = directory.appendingPathComponent("cipher").path
         mountPoint = directory.appendingPathComponent("plain").path

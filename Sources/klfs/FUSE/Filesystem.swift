@@ -12,6 +12,8 @@ final class Filesystem: @unchecked Sendable {
     let volume: UnlockedVolume
     /// Plaintext names to backing names and back (encrypted or as given).
     let names: NameTranslation
+    /// Extended attribute names and values (encrypted or as given).
+    let xattrs: ExtendedAttributeTranslation
     /// Whether the kernel caches writes (granted at INIT, before any other
     /// request arrives; read-only afterwards).
     var writebackCache = false
@@ -31,6 +33,7 @@ final class Filesystem: @unchecked Sendable {
         }
         self.volume = volume
         self.names = NameTranslation(volume: volume)
+        self.xattrs = ExtendedAttributeTranslation(volume: volume)
         self.options = options
     }
 
