@@ -7,17 +7,17 @@ import KLEngine
 /// value is sealed as one XTS data unit under the contents key in the
 /// place of sector 2^64 - 2 (``SealedDataUnit``), stored as raw bytes.
 public struct ExtendedAttributeCipher: Sendable {
-    public static let namespace = Array("user.".utf8)
-    public static let backingPrefix = Array("user.klfs.".utf8)
+    static let namespace = Array("user.".utf8)
+    static let backingPrefix = Array("user.klfs.".utf8)
     /// The longest rest after `user.`: it pads to 11 blocks, 235 base64url
     /// characters, so the backing name (245 bytes) stays within the 255 of
     /// XATTR_NAME_MAX.
     public static let maxNameLength = 175
     /// The largest value the kernel passes to or takes from a filesystem
     /// (XATTR_SIZE_MAX), so the limit for the sealed value.
-    public static let maxBackingValueSize = 65536
+    static let maxBackingValueSize = 65536
     /// The largest value whose sealed form fits: 8 + 65520 bytes.
-    public static let maxValueSize = (maxBackingValueSize - SealedDataUnit.nonceSize) / 16 * 16 - 1
+    public static let maxValueSize = (maxBackingValueSize - SealedDataUnit.nonceSize) / PKCS7.blockSize * PKCS7.blockSize - 1
     /// Constant, so that a name has one backing name on every file: lookups
     /// need no per-file state, and XATTR_CREATE and XATTR_REPLACE keep
     /// their meaning on the backing file.

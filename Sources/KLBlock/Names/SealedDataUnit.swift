@@ -17,11 +17,6 @@ enum SealedDataUnit {
 
     static let nonceSize = 8
 
-    /// The sealed length of a plaintext of `length` bytes.
-    static func sealedSize(ofPlaintext length: Int) -> Int {
-        nonceSize + (length / PKCS7.blockSize + 1) * PKCS7.blockSize
-    }
-
     /// N || XTS(padded `plaintext`), with a fresh N.
     static func seal(_ plaintext: [UInt8], as index: Index, key: any XTSKey) throws(NameError) -> [UInt8] {
         let nonce = publicRandomBytes(nonceSize)
