@@ -170,13 +170,17 @@ import Testing
     }
 }
 
-/// docs/FORMAT.md, "Names" and "Symlink targets", implemented from the text
-/// with library primitives only (no klfs code).
+/// docs/FORMAT.md, "Names", "Symlink targets" and "Extended attributes",
+/// implemented from the text with library primitives only (no klfs code).
 enum SpecReader {
-    /// names key = BLAKE2b-256, keyed with the 64-byte master key, of the
-    /// ASCII text "klfs names key v1".
-    static func namesKey(masterKey: [UInt8]) -> [UInt8] {
-        let label = Array("klfs names key v1".utf8)
+    static func namesKey(masterKey: [UInt8]) -> [UInt8] { derivedKey("klfs names key v1", masterKey: masterKey) }
+
+    static func xattrKey(masterKey: [UInt8]) -> [UInt8] { derivedKey("klfs xattr key v2", masterKey: masterKey) }
+
+    /// A derived key: BLAKE2b-256, keyed with the 64-byte master key, of
+    /// the ASCII text `label`.
+    static func derivedKey(_ label: String, masterKey: [UInt8]) -> [UInt8] {
+        let label = Array(label.utf8)
         var out = [UInt8](repeating: 0, count: 32)
         precondition(sodium_init() >= 0)
         _ = crypto_generichash(&out, 32, label, UInt64(label.count), masterKey, masterKey.count)
@@ -255,11 +259,16 @@ enum SpecReader {
         return unpad(emeDecrypt(c, key: key, tweak: iv))
     }
 
-    /// nonce N (8 bytes) || AES-256-XTS(K1 || K2) of the padded target, one
-    /// data unit, IV = 8 bytes ff then N.
+    /// base64url of the target sealed at sector 2^64 - 1.
     static func decryptTarget(_ stored: String, masterKey: [UInt8]) -> [UInt8]? {
-        guard let bytes = base64urlDecode(stored), bytes.count >= 24 else { return nil }
-        let iv = [UInt8](repeating: 0xFF, count: 8) + bytes[0..<8]
+        base64urlDecode(stored).flatMap { openDataUnit($0, sector: 0xFFFF_FFFF_FFFF_FFFF, masterKey: masterKey) }
+    }
+
+    /// nonce N (8 bytes) || AES-256-XTS(K1 || K2) of the padded bytes, one
+    /// data unit, IV = `sector` as 8 little-endian bytes, then N.
+    static func openDataUnit(_ bytes: [UInt8], sector: UInt64, masterKey: [UInt8]) -> [UInt8]? {
+        guard bytes.count >= 24 else { return nil }
+        let iv = withUnsafeBytes(of: sector.littleEndian) { Array($0) } + bytes[0..<8]
         let data = Array(bytes[8...])
         let context = EVP_CIPHER_CTX_new()!
         defer { EVP_CIPHER_CTX_free(context) }

@@ -149,26 +149,6 @@ import KLTestSupport
         }
     }
 
-    @Test(arguments: [false, true]) func extendedAttributesPassThroughWithTheXattrOption(plaintextNames: Bool) throws {
-        try withMountedVolume(plaintextNames: plaintextNames, mountArguments: ["-o", "xattr"]) { volume in
-            let path = volume.path("xattr")
-            try Data().write(to: URL(fileURLWithPath: path))
-            let value = Array("blue".utf8)
-            #expect(setxattr(path, "user.colour", value, value.count, 0) == 0)
-            #expect(getxattr(path, "user.colour", nil, 0) == 4)
-            var buffer = [UInt8](repeating: 0, count: 16)
-            #expect(getxattr(path, "user.colour", &buffer, buffer.count) == 4)
-            #expect(Array(buffer.prefix(4)) == value)
-            var names = [CChar](repeating: 0, count: 256)
-            let length = listxattr(path, &names, names.count)
-            #expect(length > 0)
-            let listed = String(decoding: names.prefix(max(length, 0)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            #expect(listed.split(separator: "\0").contains("user.colour"))
-            #expect(removexattr(path, "user.colour") == 0)
-            #expect(getxattr(path, "user.colour", nil, 0) == -1 && errno == ENODATA)
-        }
-    }
-
     @Test func extendedAttributesAreUnsupportedByDefault() throws {
         try withMountedVolume { volume in
             let path = volume.path("no-xattr")

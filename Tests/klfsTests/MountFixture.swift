@@ -18,9 +18,12 @@ final class VolumeFixture {
     /// init's text form of the key, for `mount --masterkey`.
     let masterKeyFile: String
 
-    /// `plaintextNames` makes the volume with `init --plaintext-names`.
-    convenience init(sectorSize: SectorSize = .default, plaintextNames: Bool = false) throws {
-        try self.init { cipherDir, passfile in
+    /// `plaintextNames` makes the volume with `init --plaintext-names`;
+    /// `parent` is where its directory goes (a tmpfs, for what ext4 cannot
+    /// hold, such as 64 KiB extended attribute values).
+    convenience init(sectorSize: SectorSize = .default, plaintextNames: Bool = false,
+                     parent: String = NSTemporaryDirectory()) throws {
+        try self.init(parent: parent) { cipherDir, passfile in
             let floor = Argon2idCost.floor
             let result = try runKLFS(["init", cipherDir, "--passfile", passfile, "--sector-size", "\(sectorSize.bytes)",
                                       "--kdf-ops", "\(floor.opslimit)", "--kdf-memory-mib", "\(floor.memlimit >> 20)"]
@@ -42,7 +45,7 @@ final class VolumeFixture {
     /// (made with `tar --xattrs --sparse -cf ARCHIVE cipher`, with
     /// ``passphrase``), whose master key's text is `masterKeyText`.
     convenience init(extracting archive: URL, masterKeyText: String) throws {
-        try self.init { cipherDir, _ in
+        try self.init(parent: NSTemporaryDirectory()) { cipherDir, _ in
             let tar = Process()
             tar.executableURL = URL(fileURLWithPath: "/bin/tar")
             tar.arguments = ["--xattrs", "-xf", archive.path, "-C", URL(fileURLWithPath: cipherDir).deletingLastPathComponent().path]
@@ -53,11 +56,11 @@ final class VolumeFixture {
         }
     }
 
-    /// Makes the directories and the passfile, then the cipher dir with
-    /// `makeCipherDir` (given its path and the passfile), which returns the
-    /// master key's text.
-    private init(makeCipherDir: (String, String) throws -> String) throws {
-        directory = URL(fileURLWithPath: NSTemporaryDirectory())
+    /// Makes the directories (in `parent`) and the passfile, then the
+    /// cipher dir with `makeCipherDir` (given its path and the passfile),
+    /// which returns the master key's text.
+    private init(parent: String, makeCipherDir: (String, String) throws -> String) throws {
+        directory = URL(fileURLWithPath: parent)
             .appendingPathComponent("klfs-mount-\(UUID().uuidString.prefix(8))")
         cipherDir = directory.appendingPathComponent("cipher").path
         mountPoint = directory.appendingPathComponent("plain").path

@@ -12,14 +12,15 @@ final class Filesystem: @unchecked Sendable {
     let volume: UnlockedVolume
     /// Plaintext names to backing names and back (encrypted or as given).
     let names: NameTranslation
+    /// Extended attribute names and values (encrypted or as given).
+    let xattrs: ExtendedAttributeTranslation
     /// Whether the kernel caches writes (granted at INIT, before any other
     /// request arrives; read-only afterwards).
     var writebackCache = false
     /// Whether opendir may answer ENOSYS for success (set at INIT, like
     /// `writebackCache`).
     var statelessDirectories = false
-    private let logLock = NSLock()
-    private var loggedInodes = Set<BackingID>()
+    private let damageLog = OnceLog<BackingID>()
 
     /// Opens the cipher dir; `volume` encrypts and decrypts its files.
     init(cipherDir: String, volume: UnlockedVolume, options: FilesystemOptions) throws(SystemError) {
@@ -32,6 +33,7 @@ final class Filesystem: @unchecked Sendable {
         }
         self.volume = volume
         self.names = NameTranslation(volume: volume)
+        self.xattrs = ExtendedAttributeTranslation(volume: volume)
         self.options = options
     }
 
@@ -52,9 +54,8 @@ final class Filesystem: @unchecked Sendable {
 
     /// One log line per damaged backing file, however often it is touched.
     func logDamaged(_ inode: Inode, _ why: String) {
-        let first = logLock.withLock { loggedInodes.insert(inode.backing).inserted }
-        guard first else { return }
-        cfuse_log(FUSE_LOG_ERR, "klfs: backing file (inode \(inode.backing.inode)) is not a klfs file: \(why); reads and writes give EIO")
+        damageLog.error(inode.backing,
+                        "klfs: backing file (inode \(inode.backing.inode)) is not a klfs file: \(why); reads and writes give EIO")
     }
 }
 

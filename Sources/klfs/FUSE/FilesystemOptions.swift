@@ -12,11 +12,13 @@ struct FilesystemOptions: Sendable {
     /// already "succeeded". Without it every write reaches the backing file
     /// before write(2) returns.
     var writebackCache = false
-    /// Pass extended attributes through to the backing files (`-o xattr`).
-    /// Off by default: their names and values would sit unencrypted in the
-    /// cipher dir, and the kernel asks for `security.capability` before
-    /// writes and `ls -l` asks for ACLs and SELinux labels, a round trip
-    /// each, which an ENOSYS answer stops for the life of the mount.
+    /// Serve extended attributes (`-o xattr`), stored on the backing
+    /// files: on a version 2 volume only `user.` ones, names and values
+    /// encrypted; on a version 1 volume as they are. Off by default: a
+    /// version 1 volume would keep them unencrypted in the cipher dir, and
+    /// the kernel asks for `security.capability` before writes and `ls -l`
+    /// asks for ACLs and SELinux labels, a round trip each, which an ENOSYS
+    /// answer stops for the life of the mount.
     var extendedAttributes = false
     /// Seconds the kernel may cache a name's lookup and a file's
     /// attributes. Short, because the backing dir may change under us.

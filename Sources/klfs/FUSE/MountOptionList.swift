@@ -9,7 +9,8 @@ struct MountOptionList {
     /// writeback_cache: let the kernel cache writes (faster; see
     /// FilesystemOptions.writebackCache for what it costs).
     var writebackCache = false
-    /// xattr: pass extended attributes through, unencrypted.
+    /// xattr: serve extended attributes (encrypted on version 2 volumes;
+    /// see FilesystemOptions.extendedAttributes).
     var extendedAttributes = false
     var passfile: String?
     var masterkey: String?

@@ -49,7 +49,7 @@ final class NameTranslation: @unchecked Sendable {
     private let contentsKey: any XTSKey
     private let lock = NSLock()
     private var ivCache: [fuse_ino_t: [UInt8]] = [:]
-    private var logged = Set<String>()
+    private let log = OnceLog<String>()
     private static let ivCacheLimit = 4096
 
     init(volume: UnlockedVolume) {
@@ -250,9 +250,7 @@ final class NameTranslation: @unchecked Sendable {
 
     /// One log line per bad name per mount, however often it is listed.
     private func logOnce(_ directory: Inode, _ name: String, _ why: String) {
-        let key = "\(directory.backing.inode)/\(name)"
-        let first = lock.withLock { logged.insert(key).inserted }
-        guard first else { return }
-        cfuse_log(FUSE_LOG_ERR, "klfs: \(name) in backing directory inode \(directory.backing.inode): \(why)")
+        log.error("\(directory.backing.inode)/\(name)",
+                  "klfs: \(name) in backing directory inode \(directory.backing.inode): \(why)")
     }
 }
