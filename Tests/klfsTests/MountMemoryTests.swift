@@ -1,6 +1,7 @@
 import CKLKernels
 import Foundation
 import Glibc
+import KLTestSupport
 import Synchronization
 import Testing
 
