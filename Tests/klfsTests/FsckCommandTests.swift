@@ -34,7 +34,7 @@ import Testing
             let fd = open(full, O_RDWR | O_CREAT, 0o600)
             precondition(fd >= 0)
             defer { close(fd) }
-            let file = try CipherFile.create(descriptor: fd, key: volume.key, sectorSize: volume.sectorSize)
+            let file = try CipherFile.create(descriptor: fd, format: volume.fileFormat)
             _ = try contents.withUnsafeBytes { try file.write($0, at: 0) }
         }
 

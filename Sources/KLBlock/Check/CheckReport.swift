@@ -53,8 +53,11 @@ public struct CheckFinding: Sendable, Equatable, Encodable, CustomStringConverti
 
     public enum Kind: String, Sendable, Encodable {
         // Header (docs/FORMAT.md, "Validity").
-        case truncatedHeader, badMagic, unknownVersion, invalidSectorSize, sectorSizeMismatch
+        case truncatedHeader, badMagic, unknownVersion, versionMismatch, invalidSectorSize, sectorSizeMismatch
         case reservedBytesSet, sizeOutOfRange, sizeBeyondData
+        /// A version 2 header whose sealed record does not open under this
+        /// volume's header key and this file ID.
+        case headerNotAuthentic
         /// Bytes 32 to S of the header slot, which klfs never writes, are not zero.
         case headerSlotNotZero
         /// The bytes after the size in the last sector do not decrypt to zeros.
@@ -96,11 +99,13 @@ extension CheckFinding.Kind {
         case .truncatedHeader: self = .truncatedHeader
         case .badMagic: self = .badMagic
         case .unknownVersion: self = .unknownVersion
+        case .versionMismatch: self = .versionMismatch
         case .invalidSectorSize: self = .invalidSectorSize
         case .sectorSizeMismatch: self = .sectorSizeMismatch
         case .reservedBytesSet: self = .reservedBytesSet
         case .sizeOutOfRange: self = .sizeOutOfRange
         case .sizeBeyondData: self = .sizeBeyondData
+        case .notAuthentic: self = .headerNotAuthentic
         }
     }
 }

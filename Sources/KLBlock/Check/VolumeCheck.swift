@@ -28,7 +28,7 @@ public struct VolumeCheck: Sendable {
         }, failure: { _, _ in })
 
         var report = CheckReport()
-        let checker = BackingFileCheck(key: volume.key, sectorSize: volume.sectorSize)
+        let checker = BackingFileCheck(format: volume.fileFormat)
         progress(state)
         try walkDataFiles(visitFile: { entry throws(CipherFileError) in
             let start = state.bytesDone

@@ -10,6 +10,8 @@ final class Filesystem: @unchecked Sendable {
     let options: FilesystemOptions
     let inodes: InodeTable
     let volume: UnlockedVolume
+    /// How the volume's regular files are encoded (sectors and headers).
+    let fileFormat: CipherFileFormat
     /// Plaintext names to backing names and back (encrypted or as given).
     let names: NameTranslation
     /// Whether the kernel caches writes (granted at INIT, before any other
@@ -31,6 +33,7 @@ final class Filesystem: @unchecked Sendable {
             throw error
         }
         self.volume = volume
+        self.fileFormat = volume.fileFormat
         self.names = NameTranslation(volume: volume)
         self.options = options
     }
