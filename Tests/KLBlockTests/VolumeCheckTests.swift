@@ -35,7 +35,8 @@ import Testing
         #expect(report.counts.holes == 1)
         let sectorCounts = (sizes + [2 * s + 102]).map { CipherFileLayout.sectorCount(forSize: $0, sectorSize: fixture.volume.sectorSize) }
         #expect(report.counts.sectors == sectorCounts.reduce(0, +))
-        #expect(report.summary.hasPrefix("clean: 0 problems, 0 notices; checked klfs.conf, "))
+        #expect(report.summary.hasPrefix("clean: 0 problems, 0 notices; checked klfs.conf (format version 2), "))
+        #expect(report.formatVersion == 2)
     }
 
     /// One damaged header byte range per case (XORed with `flip`), and the

@@ -140,6 +140,7 @@ import Testing
             found[name] = finding["kind"] as? String
         }
         #expect(found == victims)
+        #expect(report?["formatVersion"] as? Int == 2)
     }
 
     /// What the seal does not catch (docs/THREAT-MODEL.md): a whole header

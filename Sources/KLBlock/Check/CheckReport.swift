@@ -1,10 +1,15 @@
 /// What `klfs fsck` found in a cipher dir: one finding per problem, and
 /// counts of everything it looked at (docs/FSCK.md).
 public struct CheckReport: Sendable, Equatable, Encodable {
+    /// The volume's format version (klfs.conf's `version`), which decides
+    /// the header record its files must carry.
+    public let formatVersion: Int
     public internal(set) var findings: [CheckFinding] = []
     public internal(set) var counts = CheckCounts()
 
-    public init() {}
+    public init(formatVersion: Int) {
+        self.formatVersion = formatVersion
+    }
 
     /// Damage only: notices describe states the format allows.
     public var problems: [CheckFinding] { findings.filter { $0.severity == .damage } }
@@ -22,7 +27,7 @@ public struct CheckReport: Sendable, Equatable, Encodable {
             + "\(c.sectors) sectors (\(c.holes) holes), \(c.otherEntries) other entries"
         let found = "\(problems.count) problem\(problems.count == 1 ? "" : "s"), "
             + "\(notices.count) notice\(notices.count == 1 ? "" : "s")"
-        return "\(isClean ? "clean" : "damaged"): \(found); checked klfs.conf, \(looked)"
+        return "\(isClean ? "clean" : "damaged"): \(found); checked klfs.conf (format version \(formatVersion)), \(looked)"
     }
 }
 

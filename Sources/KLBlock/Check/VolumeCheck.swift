@@ -27,7 +27,7 @@ public struct VolumeCheck: Sendable {
             state.bytesTotal += Int(entry.status.st_size)
         }, failure: { _, _ in })
 
-        var report = CheckReport()
+        var report = CheckReport(formatVersion: volume.config.version)
         let checker = BackingFileCheck(format: volume.fileFormat)
         progress(state)
         try walkDataFiles(visitFile: { entry throws(CipherFileError) in
