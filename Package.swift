@@ -48,8 +48,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // Test helpers shared by the test targets.
-        .target(name: "KLTestSupport", path: "Tests/KLTestSupport"),
+        // Test helpers shared by the test targets (among them SpecReader, which
+        // reads the format with libcrypto and libsodium from the documents alone).
+        .target(name: "KLTestSupport", dependencies: ["COpenSSL", "CSodium"], path: "Tests/KLTestSupport"),
         // Mounts for real through the built klfs binary.
         .testTarget(
             name: "klfsTests",

@@ -114,6 +114,8 @@ private struct FsckJSON: Encodable {
     let status: String
     let exitCode: Int32
     let message: String?
+    /// The volume's format version (klfs.conf's `version`).
+    let formatVersion: Int?
     /// Whether the AEAD tag over klfs.conf's fields was verified (only a
     /// passphrase can; a master key is checked against the check value).
     let configAuthenticated: Bool?
@@ -125,6 +127,7 @@ private struct FsckJSON: Encodable {
         status = "failed"
         exitCode = failure.status.rawValue
         message = failure.message
+        formatVersion = nil
         configAuthenticated = nil
         counts = nil
         findings = nil
@@ -135,6 +138,7 @@ private struct FsckJSON: Encodable {
         self.status = report.isClean ? "clean" : "damaged"
         exitCode = status.rawValue
         message = nil
+        formatVersion = report.formatVersion
         self.configAuthenticated = configAuthenticated
         counts = report.counts
         findings = report.findings

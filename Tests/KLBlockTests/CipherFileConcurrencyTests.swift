@@ -14,8 +14,8 @@ import KLTestSupport
     @Test func disjointUnalignedWritersMatchASerialModel() throws {
         let directory = try CipherFileFixture.Directory()
         let backing = try directory.backingFile("disjoint")
-        let file = try CipherFile.create(descriptor: backing.fd, key: CipherFileFixture.key(.keylockerSoft),
-                                         sectorSize: SectorSize(bytes: 512)!)
+        let file = try CipherFile.create(descriptor: backing.fd,
+                                         format: CipherFileFixture.format(SectorSize(bytes: 512)!, engine: .keylockerSoft))
         let stripe = 700
         let stripes = 64
         let models = Mutex<[Int: [UInt8]]>([:])
@@ -55,8 +55,7 @@ import KLTestSupport
     @Test func overlappingWritersAreAtomic() throws {
         let directory = try CipherFileFixture.Directory()
         let backing = try directory.backingFile("overlap")
-        let file = try CipherFile.create(descriptor: backing.fd, key: CipherFileFixture.key(),
-                                         sectorSize: SectorSize(bytes: 512)!)
+        let file = try CipherFile.create(descriptor: backing.fd, format: CipherFileFixture.format(SectorSize(bytes: 512)!))
         let range = 1234..<(1234 + 3 * 512 + 777)
         try file.writeBytes([UInt8](repeating: 0, count: range.count), at: range.lowerBound)
         let tornReads = Atomic<Int>(0)
@@ -81,8 +80,7 @@ import KLTestSupport
     @Test func concurrentAppendsNeverOverlap() throws {
         let directory = try CipherFileFixture.Directory()
         let backing = try directory.backingFile("appends")
-        let file = try CipherFile.create(descriptor: backing.fd, key: CipherFileFixture.key(),
-                                         sectorSize: SectorSize(bytes: 4096)!)
+        let file = try CipherFile.create(descriptor: backing.fd, format: CipherFileFixture.format())
         let records = Mutex<[(offset: Int, fill: UInt8, count: Int)]>([])
         DispatchQueue.concurrentPerform(iterations: Self.threads) { thread in
             for round in 0..<200 {

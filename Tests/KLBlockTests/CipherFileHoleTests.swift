@@ -9,7 +9,7 @@ import KLTestSupport
     @Test func aGigabyteTruncateExtendStaysSparseAndReadsZeros() throws {
         let directory = try CipherFileFixture.Directory()
         let backing = try directory.backingFile("sparse")
-        let file = try CipherFile.create(descriptor: backing.fd, key: CipherFileFixture.key(), sectorSize: sectorSize)
+        let file = try CipherFile.create(descriptor: backing.fd, format: CipherFileFixture.format(sectorSize))
         let gigabyte = 1 << 30
         try file.truncate(to: gigabyte)
         #expect(file.size == gigabyte)
@@ -27,7 +27,7 @@ import KLTestSupport
     @Test func growingToAtLeastASizeNeverShrinksAndExtendsWithZeros() throws {
         let directory = try CipherFileFixture.Directory()
         let backing = try directory.backingFile("grow")
-        let file = try CipherFile.create(descriptor: backing.fd, key: CipherFileFixture.key(), sectorSize: sectorSize)
+        let file = try CipherFile.create(descriptor: backing.fd, format: CipherFileFixture.format(sectorSize))
         let data = [UInt8](repeating: 0x5A, count: 10_000)
         try file.writeBytes(data, at: 0)
         try file.grow(toAtLeast: 5000)
@@ -42,7 +42,7 @@ import KLTestSupport
     @Test func aWritePastTheEndLeavesHoles() throws {
         let directory = try CipherFileFixture.Directory()
         let backing = try directory.backingFile("gap")
-        let file = try CipherFile.create(descriptor: backing.fd, key: CipherFileFixture.key(), sectorSize: sectorSize)
+        let file = try CipherFile.create(descriptor: backing.fd, format: CipherFileFixture.format(sectorSize))
         try file.writeBytes([UInt8](repeating: 0xAA, count: 100), at: 0)
         let far = 64 << 20
         try file.writeBytes([0xBB], at: far)
@@ -56,28 +56,26 @@ import KLTestSupport
         #expect(rawMiddle.allSatisfy { $0 == 0 }, "skipped sectors are never written")
     }
 
-    @Test(arguments: [512, 4096])
-    func shrinkThenGrowReadsZeros(sectorBytes: Int) throws {
-        let sectorSize = SectorSize(bytes: sectorBytes)!
+    @Test(arguments: [512, 4096], [1, 2])
+    func shrinkThenGrowReadsZeros(sectorBytes: Int, version: Int) throws {
+        let format = try CipherFileFixture.format(SectorSize(bytes: sectorBytes)!, version: version)
         let directory = try CipherFileFixture.Directory()
         let backing = try directory.backingFile("shrink")
-        let file = try CipherFile.create(descriptor: backing.fd, key: CipherFileFixture.key(), sectorSize: sectorSize)
+        let file = try CipherFile.create(descriptor: backing.fd, format: format)
         var generator = SeededGenerator(seed: 4)
         let original = CipherFileFixture.randomBytes(3 * sectorBytes + 100, using: &generator)
         try file.writeBytes(original, at: 0)
         for newSize in [2 * sectorBytes + 1, sectorBytes + 10, sectorBytes, 7, 0] {
             try file.truncate(to: newSize)
-            #expect(try backing.length() == CipherFileLayout.minimumBackingLength(forSize: newSize, sectorSize: sectorSize))
+            #expect(try backing.length() == format.minimumBackingLength(forSize: newSize))
             // On disk, the new last sector holds zeros past the size.
-            var raw = try backing.rawBytes()
-            let sectorEnd = CipherFileLayout.sectorCount(forSize: newSize, sectorSize: sectorSize) * sectorBytes
-            raw.replaceSubrange(24..<32, with: withUnsafeBytes(of: UInt64(sectorEnd).littleEndian) { Array($0) })
-            let wholeSectors = try CipherFileFormatTests.decryptByTheDocument(raw, key: CipherFileFixture.rawKey)
+            let wholeSectors = try CipherFileFormatTests.decryptByTheDocument(backing.rawBytes(), masterKey: CipherFileFixture.rawKey,
+                                                                              throughLastSector: true)
             #expect(wholeSectors[newSize...].allSatisfy { $0 == 0 }, "tail of the last sector after shrinking to \(newSize)")
             try file.truncate(to: 3 * sectorBytes)
             let expected = Array(original[0..<newSize]) + [UInt8](repeating: 0, count: 3 * sectorBytes - newSize)
             #expect(try file.readAll() == expected, "shrunk to \(newSize)")
-            let reopened = try CipherFile.open(descriptor: backing.fd, key: CipherFileFixture.key(), sectorSize: sectorSize)
+            let reopened = try CipherFile.open(descriptor: backing.fd, format: format)
             #expect(try reopened.readAll() == expected, "shrunk to \(newSize), reopened")
             try file.writeBytes(original, at: 0)
         }
@@ -86,20 +84,22 @@ import KLTestSupport
     /// A crash after a write's sectors landed but before its size did
     /// leaves data past the size on disk; growing the file must still
     /// show zeros there.
-    @Test func growingAfterATornWriteShowsZeros() throws {
-        let sectorSize = SectorSize(bytes: 512)!
+    @Test(arguments: [1, 2])
+    func growingAfterATornWriteShowsZeros(version: Int) throws {
+        let format = try CipherFileFixture.format(SectorSize(bytes: 512)!, version: version)
         let directory = try CipherFileFixture.Directory()
         let backing = try directory.backingFile("torn")
-        let key = try CipherFileFixture.key()
-        let file = try CipherFile.create(descriptor: backing.fd, key: key, sectorSize: sectorSize)
+        let file = try CipherFile.create(descriptor: backing.fd, format: format)
         try file.writeBytes([UInt8](repeating: 0xAA, count: 100), at: 0)
+        let sizeRecord = format.headers.sizeRecord
+        let recordOf100 = Array(try backing.rawBytes()[sizeRecord])
         try file.writeBytes([UInt8](repeating: 0xBB, count: 2000), at: 50)
         // The size write "never happened": size 100, data up to 2050 on disk.
-        backing.overwrite(withUnsafeBytes(of: UInt64(100).littleEndian) { Array($0) }, at: 24)
+        backing.overwrite(recordOf100, at: sizeRecord.lowerBound)
 
         for grow in [{ (file: CipherFile) in try file.truncate(to: 3000) },
                      { (file: CipherFile) in try file.writeBytes([0xCC], at: 2999) }] {
-            let reopened = try CipherFile.open(descriptor: backing.fd, key: key, sectorSize: sectorSize)
+            let reopened = try CipherFile.open(descriptor: backing.fd, format: format)
             #expect(reopened.size == 100)
             try grow(reopened)
             let contents = try reopened.readAll()

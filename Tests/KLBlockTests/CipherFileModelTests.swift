@@ -6,21 +6,20 @@ import KLTestSupport
 /// Seeded random operations against an in-memory model. Set
 /// KLFS_CIPHERFILE_SEED to replay a failure; every message carries the seed.
 @Suite struct CipherFileModelTests {
-    @Test(arguments: [(512, 20_000), (4096, 5_000)])
-    func randomOperationsMatchTheModel(sectorBytes: Int, operations: Int) throws {
+    @Test(arguments: [(512, 20_000, 2), (4096, 5_000, 2), (4096, 2_000, 1)])
+    func randomOperationsMatchTheModel(sectorBytes: Int, operations: Int, version: Int) throws {
         let seed = ProcessInfo.processInfo.environment["KLFS_CIPHERFILE_SEED"].flatMap { UInt64($0) }
             ?? UInt64.random(in: .min ... .max)
         var generator = SeededGenerator(seed: seed)
-        let sectorSize = SectorSize(bytes: sectorBytes)!
-        let key = try CipherFileFixture.key()
+        let format = try CipherFileFixture.format(SectorSize(bytes: sectorBytes)!, version: version)
         let directory = try CipherFileFixture.Directory()
         let backing = try directory.backingFile("model")
-        var file = try CipherFile.create(descriptor: backing.fd, key: key, sectorSize: sectorSize)
+        var file = try CipherFile.create(descriptor: backing.fd, format: format)
         var model: [UInt8] = []
         let span = 6 * sectorBytes
 
         for step in 0..<operations {
-            let context = "seed \(seed) sector \(sectorBytes) step \(step)"
+            let context = "seed \(seed) sector \(sectorBytes) version \(version) step \(step)"
             switch Int.random(in: 0..<100, using: &generator) {
             case 0..<40:
                 let offset = Int.random(in: 0...(model.count + span / 2), using: &generator)
@@ -47,7 +46,7 @@ import KLTestSupport
                 #expect(landed.offset == model.count, "\(context) append")
                 model += data
             default:
-                file = try CipherFile.open(descriptor: backing.fd, key: key, sectorSize: sectorSize)
+                file = try CipherFile.open(descriptor: backing.fd, format: format)
             }
             if file.size != model.count {
                 Issue.record("\(context): size \(file.size), model \(model.count)")
@@ -59,7 +58,7 @@ import KLTestSupport
             }
         }
         #expect(try file.readAll() == model, "seed \(seed) final contents")
-        #expect(try CipherFileFormatTests.decryptByTheDocument(backing.rawBytes(), key: CipherFileFixture.rawKey) == model,
+        #expect(try CipherFileFormatTests.decryptByTheDocument(backing.rawBytes(), masterKey: CipherFileFixture.rawKey) == model,
                 "seed \(seed) OpenSSL view")
     }
 }

@@ -22,13 +22,13 @@ import Testing
         let directory = try CipherFileFixture.Directory()
         let backing = try directory.backingFile("f")
         let plaintext = [UInt8](repeating: 0x5a, count: 10_000)
-        let good = try CipherFile.create(descriptor: backing.fd, key: locker.xtsKey(dataHandle: data, tweakHandle: tweak),
-                                         sectorSize: .default)
+        let good = try CipherFile.create(descriptor: backing.fd,
+                                         format: CipherFileFixture.format(key: locker.xtsKey(dataHandle: data, tweakHandle: tweak)))
         #expect(try good.writeBytes(plaintext, at: 0) == plaintext.count)
 
         for (name, badData, badTweak) in [("data", flipped(data), tweak), ("tweak", data, flipped(tweak))] {
-            let file = try CipherFile.open(descriptor: backing.fd, key: locker.xtsKey(dataHandle: badData, tweakHandle: badTweak),
-                                           sectorSize: .default)
+            let file = try CipherFile.open(descriptor: backing.fd,
+                                           format: CipherFileFixture.format(key: locker.xtsKey(dataHandle: badData, tweakHandle: badTweak)))
             #expect(throws: CipherFileError.crypto(.handleRejected), "\(name) handle") { _ = try file.readBytes(count: 100, at: 0) }
             #expect(throws: CipherFileError.crypto(.handleRejected), "\(name) handle") { _ = try file.writeBytes([1, 2, 3], at: 5) }
             #expect(CipherFileError.crypto(.handleRejected).errno == EIO)

@@ -1,28 +1,27 @@
 import Foundation
 import Glibc
-import KLBlock
+@testable import KLBlock
 import KLEngine
 import Testing
 import KLTestSupport
 
 @Suite struct CipherFileTests {
-    @Test(arguments: [512, 4096])
-    func everySizeAroundSectorBoundariesRoundTrips(sectorBytes: Int) throws {
-        let sectorSize = SectorSize(bytes: sectorBytes)!
+    @Test(arguments: [512, 4096], [1, 2])
+    func everySizeAroundSectorBoundariesRoundTrips(sectorBytes: Int, version: Int) throws {
+        let format = try CipherFileFixture.format(SectorSize(bytes: sectorBytes)!, version: version)
         let directory = try CipherFileFixture.Directory()
-        let key = try CipherFileFixture.key()
         var generator = SeededGenerator(seed: 1)
         for size in CipherFileFixture.sizesUpTo3SectorsPlus1(sectorBytes) {
             let plaintext = CipherFileFixture.randomBytes(size, using: &generator)
             let backing = try directory.backingFile("size-\(size)")
-            let file = try CipherFile.create(descriptor: backing.fd, key: key, sectorSize: sectorSize)
+            let file = try CipherFile.create(descriptor: backing.fd, format: format)
             #expect(try file.writeBytes(plaintext, at: 0) == size)
             #expect(file.size == size)
             #expect(try file.readBytes(count: size + 10, at: 0) == plaintext, "size \(size)")
-            let reopened = try CipherFile.open(descriptor: backing.fd, key: key, sectorSize: sectorSize)
+            let reopened = try CipherFile.open(descriptor: backing.fd, format: format)
             #expect(reopened.size == size)
             #expect(try reopened.readBytes(count: size + 10, at: 0) == plaintext, "size \(size)")
-            #expect(try backing.length() == CipherFileLayout.minimumBackingLength(forSize: size, sectorSize: sectorSize))
+            #expect(try backing.length() == format.minimumBackingLength(forSize: size))
         }
     }
 
@@ -35,7 +34,7 @@ import KLTestSupport
         let points = [0, 1, 15, 16, 17, s - 1, s, s + 1, 2 * s - 3, 2 * s, 3 * s + 5]
         let directory = try CipherFileFixture.Directory()
         let backing = try directory.backingFile("unaligned")
-        let file = try CipherFile.create(descriptor: backing.fd, key: CipherFileFixture.key(), sectorSize: sectorSize)
+        let file = try CipherFile.create(descriptor: backing.fd, format: CipherFileFixture.format(sectorSize))
         var model: [UInt8] = []
         var generator = SeededGenerator(seed: 2)
         for offset in points {
@@ -56,8 +55,7 @@ import KLTestSupport
     @Test func appendsLandAtTheEndInOrder() throws {
         let directory = try CipherFileFixture.Directory()
         let backing = try directory.backingFile("append")
-        let file = try CipherFile.create(descriptor: backing.fd, key: CipherFileFixture.key(),
-                                         sectorSize: SectorSize(bytes: 512)!)
+        let file = try CipherFile.create(descriptor: backing.fd, format: CipherFileFixture.format(SectorSize(bytes: 512)!))
         var model: [UInt8] = []
         var generator = SeededGenerator(seed: 3)
         for round in 0..<60 {
@@ -74,8 +72,7 @@ import KLTestSupport
     @Test func readsPastTheEndAreShortOrEmpty() throws {
         let directory = try CipherFileFixture.Directory()
         let backing = try directory.backingFile("short")
-        let file = try CipherFile.create(descriptor: backing.fd, key: CipherFileFixture.key(),
-                                         sectorSize: SectorSize(bytes: 4096)!)
+        let file = try CipherFile.create(descriptor: backing.fd, format: CipherFileFixture.format())
         #expect(try file.readBytes(count: 100, at: 0) == [])
         _ = try file.writeBytes(Array(repeating: 7, count: 5000), at: 0)
         #expect(try file.readBytes(count: 100, at: 4950).count == 50)
@@ -89,7 +86,7 @@ import KLTestSupport
         let directory = try CipherFileFixture.Directory()
         let backing = try directory.backingFile("arguments")
         let sectorSize = SectorSize(bytes: 4096)!
-        let file = try CipherFile.create(descriptor: backing.fd, key: CipherFileFixture.key(), sectorSize: sectorSize)
+        let file = try CipherFile.create(descriptor: backing.fd, format: CipherFileFixture.format(sectorSize))
         #expect(throws: CipherFileError.negativeOffset(-1)) { try file.readBytes(count: 1, at: -1) }
         #expect(throws: CipherFileError.negativeOffset(-5)) { try file.truncate(to: -5) }
         let maximum = CipherFileLayout.maximumSize(sectorSize: sectorSize)
@@ -104,13 +101,12 @@ import KLTestSupport
 
     @Test func aReadOnlyDescriptorReadsAndRefusesWrites() throws {
         let directory = try CipherFileFixture.Directory()
-        let sectorSize = SectorSize(bytes: 4096)!
-        let key = try CipherFileFixture.key()
+        let format = try CipherFileFixture.format()
         let writable = try directory.backingFile("ro")
-        let file = try CipherFile.create(descriptor: writable.fd, key: key, sectorSize: sectorSize)
+        let file = try CipherFile.create(descriptor: writable.fd, format: format)
         _ = try file.writeBytes(Array(repeating: 9, count: 10), at: 0)
         let readOnly = try directory.backingFile("ro", flags: O_RDONLY)
-        let reader = try CipherFile.open(descriptor: readOnly.fd, key: key, sectorSize: sectorSize)
+        let reader = try CipherFile.open(descriptor: readOnly.fd, format: format)
         #expect(try reader.readBytes(count: 10, at: 0) == Array(repeating: 9, count: 10))
         #expect(throws: CipherFileError.system(call: "pwrite", errno: EBADF)) { try reader.writeBytes([1], at: 0) }
     }
@@ -119,8 +115,7 @@ import KLTestSupport
         let directory = try CipherFileFixture.Directory()
         let backing = try directory.backingFile("append-mode", flags: O_RDWR | O_CREAT | O_APPEND)
         #expect(throws: CipherFileError.system(call: "O_APPEND backing descriptor", errno: EINVAL)) {
-            try CipherFile.create(descriptor: backing.fd, key: CipherFileFixture.key(),
-                                  sectorSize: SectorSize(bytes: 4096)!)
+            try CipherFile.create(descriptor: backing.fd, format: CipherFileFixture.format())
         }
     }
 }
@@ -133,7 +128,7 @@ enum CipherFileFixture {
         return bytes
     }
 
-    /// A fixed K1 || K2 test key.
+    /// A fixed test master key, K1 || K2.
     static let rawKey: [UInt8] = (0..<64).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
 
     /// The XTS key for `raw` through `engine`, built as the volume does.
@@ -143,6 +138,22 @@ enum CipherFileFixture {
                 dataKey: SecretBytes(copying: UnsafeRawBufferPointer(rebasing: bytes[0..<32])),
                 tweakKey: SecretBytes(copying: UnsafeRawBufferPointer(rebasing: bytes[32..<64])))
         }
+    }
+
+    /// The files of a volume of format `version` whose master key is
+    /// `raw`: XTS key `key` (by default the one for `raw`), and on version 2
+    /// the header key derived from `raw` as unlock derives it.
+    static func format(_ sectorSize: SectorSize = .default, version: Int = 2, engine: EngineKind = .aesni,
+                       raw: [UInt8] = rawKey, key xtsKey: (any XTSKey)? = nil) throws -> CipherFileFormat {
+        let headers: HeaderFormat
+        if version == 1 {
+            headers = .version1
+        } else {
+            let masterKey = try raw.withUnsafeBytes { try SecretBytes(copying: $0) }
+            defer { masterKey.wipe() }
+            headers = .version2(headerKey: try makeEngine(engine).makeBlockKey(DerivedKey.headers.derive(from: masterKey)))
+        }
+        return CipherFileFormat(sectorSize: sectorSize, key: try xtsKey ?? key(engine, raw: raw), headers: headers)
     }
 
     /// Every size up to 3 sectors + 1 for small sectors, the sizes around

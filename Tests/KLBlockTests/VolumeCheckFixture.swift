@@ -40,9 +40,13 @@ final class VolumeCheckFixture {
         let fd = open(full, O_RDWR | (create ? O_CREAT : 0), 0o600)
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno)!) }
         defer { close(fd) }
-        let file = create ? try CipherFile.create(descriptor: fd, key: volume.key, sectorSize: volume.sectorSize)
-                          : try CipherFile.open(descriptor: fd, key: volume.key, sectorSize: volume.sectorSize)
+        let file = create ? try CipherFile.create(descriptor: fd, format: volume.fileFormat)
+                          : try CipherFile.open(descriptor: fd, format: volume.fileFormat)
         try body(file)
+    }
+
+    func bytes(_ path: String, _ range: Range<Int>) throws -> [UInt8] {
+        Array(try Data(contentsOf: URL(fileURLWithPath: cipherDir + "/" + path))[range])
     }
 
     func overwrite(_ path: String, at offset: Int, with bytes: [UInt8]) {

@@ -35,29 +35,31 @@ import Testing
         #expect(report.counts.holes == 1)
         let sectorCounts = (sizes + [2 * s + 102]).map { CipherFileLayout.sectorCount(forSize: $0, sectorSize: fixture.volume.sectorSize) }
         #expect(report.counts.sectors == sectorCounts.reduce(0, +))
-        #expect(report.summary.hasPrefix("clean: 0 problems, 0 notices"))
+        #expect(report.summary.hasPrefix("clean: 0 problems, 0 notices; checked klfs.conf (format version 2), "))
+        #expect(report.formatVersion == 2)
     }
 
-    /// One damaged header byte (or length) per case, and the finding it must cause.
+    /// One damaged header byte range per case (XORed with `flip`), and the
+    /// finding it must cause.
     struct HeaderCase: CustomTestStringConvertible, Sendable {
         let name: String
         let offset: Int
-        let bytes: [UInt8]
+        let flip: [UInt8]
         let kind: CheckFinding.Kind
         var testDescription: String { name }
     }
 
     static let headerCases: [HeaderCase] = [
-        HeaderCase(name: "bad magic", offset: 0, bytes: Array("KLFS".utf8), kind: .badMagic),
-        HeaderCase(name: "version 2", offset: 8, bytes: [2, 0], kind: .unknownVersion),
-        HeaderCase(name: "sector size byte 8", offset: 10, bytes: [8], kind: .invalidSectorSize),
-        HeaderCase(name: "sector size byte 200", offset: 10, bytes: [200], kind: .invalidSectorSize),
-        HeaderCase(name: "another valid sector size", offset: 10, bytes: [9], kind: .sectorSizeMismatch),
-        HeaderCase(name: "reserved byte set", offset: 13, bytes: [1], kind: .reservedBytesSet),
-        HeaderCase(name: "size beyond the format", offset: 24, bytes: [UInt8](repeating: 0xFF, count: 8),
-                   kind: .sizeOutOfRange),
-        HeaderCase(name: "size beyond the data", offset: 25, bytes: [0x40], kind: .sizeBeyondData),
-        HeaderCase(name: "unused header slot written", offset: 1000, bytes: [1], kind: .headerSlotNotZero),
+        HeaderCase(name: "bad magic", offset: 0, flip: [0x20, 0x20, 0x20, 0x20], kind: .badMagic),
+        HeaderCase(name: "version 7", offset: 8, flip: [5, 0], kind: .unknownVersion),
+        HeaderCase(name: "version 1", offset: 8, flip: [3, 0], kind: .versionMismatch),
+        HeaderCase(name: "sector size byte 8", offset: 10, flip: [12 ^ 8], kind: .invalidSectorSize),
+        HeaderCase(name: "sector size byte 200", offset: 10, flip: [12 ^ 200], kind: .invalidSectorSize),
+        HeaderCase(name: "another valid sector size", offset: 10, flip: [12 ^ 9], kind: .sectorSizeMismatch),
+        HeaderCase(name: "reserved byte set", offset: 13, flip: [1], kind: .reservedBytesSet),
+        HeaderCase(name: "a bit of the file ID", offset: 20, flip: [0x10], kind: .headerNotAuthentic),
+        HeaderCase(name: "a bit of the sealed record", offset: 40, flip: [0x01], kind: .headerNotAuthentic),
+        HeaderCase(name: "unused header slot written", offset: 1000, flip: [1], kind: .headerSlotNotZero),
     ]
 
     @Test(arguments: headerCases)
@@ -65,7 +67,9 @@ import Testing
         let fixture = try VolumeCheckFixture()
         try fixture.makeFile("a/victim", VolumeCheckFixture.pattern(5000))
         try fixture.makeFile("a/bystander", VolumeCheckFixture.pattern(5000, seed: 2))
-        fixture.overwrite("a/victim", at: damage.offset, with: damage.bytes)
+        let range = damage.offset..<damage.offset + damage.flip.count
+        fixture.overwrite("a/victim", at: damage.offset,
+                          with: zip(try fixture.bytes("a/victim", range), damage.flip).map { $0 ^ $1 })
         let report = try fixture.check()
         #expect(report.kinds == [damage.kind])
         #expect(report.findings.first?.path == "a/victim")
@@ -74,13 +78,74 @@ import Testing
         #expect(report.summary.hasPrefix("damaged: 1 problem, 0 notices"))
     }
 
+    /// File IDs and sealed records moved between files, alone or swapped,
+    /// a header of another volume, and a version 1 header on this version
+    /// 2 volume: each file concerned is reported, and only those.
+    @Test func transplantedAndSwappedHeadersAreReported() throws {
+        let fixture = try VolumeCheckFixture()
+        let foreign = try VolumeCheckFixture()
+        for name in ["ids/a", "ids/b", "records/a", "records/b", "copied/a", "copied/b", "foreign", "version1", "fine"] {
+            try fixture.makeFile(name, VolumeCheckFixture.pattern(5000))
+        }
+        try foreign.makeFile("f", VolumeCheckFixture.pattern(5000))
+        func exchange(_ range: Range<Int>, _ first: String, _ second: String) throws {
+            let (one, two) = (try fixture.bytes(first, range), try fixture.bytes(second, range))
+            fixture.overwrite(first, at: range.lowerBound, with: two)
+            fixture.overwrite(second, at: range.lowerBound, with: one)
+        }
+        try exchange(16..<32, "ids/a", "ids/b")
+        try exchange(32..<64, "records/a", "records/b")
+        fixture.overwrite("copied/b", at: 16, with: try fixture.bytes("copied/a", 16..<32))
+        fixture.overwrite("foreign", at: 0, with: try foreign.bytes("f", 0..<64))
+        let version1 = CipherFileFormat(sectorSize: .default, key: fixture.volume.key, headers: .version1)
+        fixture.overwrite("version1", at: 0, with: try CipherFileHeader(fileID: 5 << 64, size: 5000).encoded(version1)
+                                                     + [UInt8](repeating: 0, count: 32))
+        let report = try fixture.check()
+        #expect(report.findings.map { "\($0.path): \($0.kind)" } == [
+            "copied/b: headerNotAuthentic",
+            "foreign: headerNotAuthentic",
+            "ids/a: headerNotAuthentic", "ids/b: headerNotAuthentic",
+            "records/a: headerNotAuthentic", "records/b: headerNotAuthentic",
+            "version1: versionMismatch",
+        ])
+        #expect(report.findings.first?.message
+            == "corrupt header: header does not authenticate (edited, or taken from another file or volume)")
+        #expect(report.findings.last?.message == "corrupt header: version 1 header on a version 2 volume")
+    }
+
+    /// A size beyond the format can only be sealed with the header key.
+    @Test func aSealedSizeBeyondTheFormatIsReported() throws {
+        let fixture = try VolumeCheckFixture()
+        try fixture.makeFile("huge", VolumeCheckFixture.pattern(10))
+        let header = CipherFileHeader(fileID: 77, size: .max)
+        fixture.overwrite("huge", at: 0, with: try header.encoded(fixture.volume.fileFormat))
+        #expect(try fixture.check().kinds == [.sizeOutOfRange])
+    }
+
+    /// The sealed header does not catch a whole header moved onto another
+    /// file of the same volume: it is authentic. Its sectors then decrypt
+    /// under another file ID to garbage, which fsck sees only where the
+    /// last sector's padding is (here: nowhere, the sizes fill whole
+    /// sectors).
+    @Test func aWholeHeaderMovedWithinTheVolumeCannotBeSeen() throws {
+        let fixture = try VolumeCheckFixture()
+        try fixture.makeFile("a", VolumeCheckFixture.pattern(2 * 4096))
+        try fixture.makeFile("b", VolumeCheckFixture.pattern(2 * 4096, seed: 2))
+        fixture.overwrite("b", at: 0, with: try fixture.bytes("a", 0..<64))
+        #expect(try fixture.check().isClean)
+        var read: [UInt8] = []
+        try fixture.withFile("b") { file in read = try file.readAll() }
+        #expect(read.count == 2 * 4096)
+        #expect(read != VolumeCheckFixture.pattern(2 * 4096, seed: 2) && read != VolumeCheckFixture.pattern(2 * 4096))
+    }
+
     @Test func aTruncatedHeaderIsReported() throws {
         let fixture = try VolumeCheckFixture()
         try fixture.makeFile("cut", VolumeCheckFixture.pattern(10))
         fixture.setLength("cut", 20)
         let report = try fixture.check()
         #expect(report.kinds == [.truncatedHeader])
-        #expect(report.findings.first?.message == "corrupt header: header truncated to 20 of 32 bytes")
+        #expect(report.findings.first?.message == "corrupt header: header truncated to 20 of 64 bytes")
     }
 
     @Test func aSizeBeyondTheDataIsReported() throws {
@@ -97,12 +162,13 @@ import Testing
     /// bytes sit after the old size in the old last sector.
     @Test func aTornLastWriteShowsInThePadding() throws {
         let fixture = try VolumeCheckFixture()
-        let path = try fixture.makeFile("torn", VolumeCheckFixture.pattern(5000))
-        let oldSizeField = Array(try Data(contentsOf: URL(fileURLWithPath: path))[24..<32])
+        try fixture.makeFile("torn", VolumeCheckFixture.pattern(5000))
+        let sizeRecord = fixture.volume.fileFormat.headers.sizeRecord
+        let oldSizeRecord = try fixture.bytes("torn", sizeRecord)
         try fixture.withFile("torn") { file in
             _ = try VolumeCheckFixture.pattern(100, seed: 3).withUnsafeBytes { try file.append($0) }
         }
-        fixture.overwrite("torn", at: 24, with: oldSizeField)
+        fixture.overwrite("torn", at: sizeRecord.lowerBound, with: oldSizeRecord)
         let report = try fixture.check()
         #expect(report.kinds == [.tornLastSector])
         #expect(report.findings.first?.sector == 1)

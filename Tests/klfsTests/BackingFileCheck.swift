@@ -1,19 +1,22 @@
 import Foundation
 import Glibc
 import KLBlock
+import KLEngine
 
-/// What is wrong with the backing files of a cipher dir that is not
-/// mounted, read without a key: every regular file below it (the volume's
-/// own files aside) must be empty or have a header that parses and whose size its
-/// data covers. Empty when all is well. (`klfs fsck` checks more, sectors
-/// included; these tests do not depend on it.)
-func backingFileProblems(in cipherDir: String) -> [String] {
+/// What is wrong with the backing files of a volume that is not mounted,
+/// read with its master key: every regular file below the cipher dir (the
+/// volume's own files aside) must be empty or have a header that
+/// authenticates and whose size its data covers. Empty when all is well.
+/// (`klfs fsck` checks more, sectors included; these tests do not depend
+/// on it.)
+func backingFileProblems(in volume: VolumeFixture) throws -> [String] {
+    let format = try volume.unlocked().fileFormat
     var problems: [String] = []
-    let walker = FileManager.default.enumerator(atPath: cipherDir)
+    let walker = FileManager.default.enumerator(atPath: volume.cipherDir)
     while let relative = walker?.nextObject() as? String {
         let name = (relative as NSString).lastPathComponent
         guard !VolumeMetadataNames.contains(name, atRoot: !relative.contains("/")) else { continue }
-        let path = cipherDir + "/" + relative
+        let path = volume.cipherDir + "/" + relative
         var status = stat()
         guard lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { continue }
         let fd = open(path, O_RDONLY)
@@ -23,10 +26,17 @@ func backingFileProblems(in cipherDir: String) -> [String] {
         }
         defer { close(fd) }
         do {
-            _ = try CipherFileHeader.read(fromDescriptor: fd)
+            _ = try CipherFileHeader.read(fromDescriptor: fd, format: format)
         } catch {
             problems.append("\(relative): \(error)")
         }
     }
     return problems
+}
+
+extension VolumeFixture {
+    /// The volume unlocked with its master key, as the tests' own reader.
+    func unlocked() throws -> UnlockedVolume {
+        try Volume.unlock(cipherDir: cipherDir, masterKey: Self.secret(masterKey), engine: makeEngine(EngineKind.aesni))
+    }
 }

@@ -1,8 +1,7 @@
-import COpenSSL
 import CFuse
-import CSodium
 import Foundation
 import Glibc
+import KLTestSupport
 import Testing
 
 /// Encrypted names through a real mount: what the backing dir shows, the
@@ -167,115 +166,5 @@ import Testing
             let info = try runKLFS(["info", volume.cipherDir])
             #expect(info.standardOutput.contains("Feature flags:  none"))
         }
-    }
-}
-
-/// docs/FORMAT.md, "Names", "Symlink targets" and "Extended attributes",
-/// implemented from the text with library primitives only (no klfs code).
-enum SpecReader {
-    static func namesKey(masterKey: [UInt8]) -> [UInt8] { derivedKey("klfs names key v1", masterKey: masterKey) }
-
-    static func xattrKey(masterKey: [UInt8]) -> [UInt8] { derivedKey("klfs xattr key v2", masterKey: masterKey) }
-
-    /// A derived key: BLAKE2b-256, keyed with the 64-byte master key, of
-    /// the ASCII text `label`.
-    static func derivedKey(_ label: String, masterKey: [UInt8]) -> [UInt8] {
-        let label = Array(label.utf8)
-        var out = [UInt8](repeating: 0, count: 32)
-        precondition(sodium_init() >= 0)
-        _ = crypto_generichash(&out, 32, label, UInt64(label.count), masterKey, masterKey.count)
-        return out
-    }
-
-    static func base64urlDecode(_ text: String) -> [UInt8]? {
-        var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while standard.count % 4 != 0 { standard += "=" }
-        return Data(base64Encoded: standard).map(Array.init)
-    }
-
-    static func base64url(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-    }
-
-    static func sha256(_ bytes: [UInt8]) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: 32)
-        _ = crypto_hash_sha256(&out, bytes, UInt64(bytes.count))
-        return out
-    }
-
-    static func aesECB(encrypt: Bool, key: [UInt8], _ input: [UInt8]) -> [UInt8] {
-        let context = EVP_CIPHER_CTX_new()!
-        defer { EVP_CIPHER_CTX_free(context) }
-        _ = EVP_CipherInit_ex(context, EVP_aes_256_ecb(), nil, key, nil, encrypt ? 1 : 0)
-        EVP_CIPHER_CTX_set_padding(context, 0)
-        var output = [UInt8](repeating: 0, count: input.count)
-        var written: Int32 = 0
-        _ = EVP_CipherUpdate(context, &output, &written, input, Int32(input.count))
-        return output
-    }
-
-    /// x * 2 in GF(2^128), byte 0 least significant, reduction 0x87.
-    static func times2(_ block: [UInt8]) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: 16)
-        out[0] = (block[0] << 1) ^ (block[15] >= 0x80 ? 0x87 : 0)
-        for i in 1..<16 { out[i] = (block[i] << 1) | (block[i - 1] >> 7) }
-        return out
-    }
-
-    static func xor(_ a: [UInt8], _ b: [UInt8]) -> [UInt8] { zip(a, b).map { $0 ^ $1 } }
-
-    /// EME decryption as the document's steps give it, AES decryption in
-    /// place of encryption everywhere except L.
-    static func emeDecrypt(_ c: [UInt8], key: [UInt8], tweak: [UInt8]) -> [UInt8] {
-        let m = c.count / 16
-        var l = times2(aesECB(encrypt: true, key: key, [UInt8](repeating: 0, count: 16)))
-        var ls: [[UInt8]] = []
-        for _ in 0..<m { ls.append(l); l = times2(l) }
-        let blocks = (0..<m).map { Array(c[(16 * $0)..<(16 * $0 + 16)]) }
-        var ppp = (0..<m).map { aesECB(encrypt: false, key: key, xor(blocks[$0], ls[$0])) }
-        var mp = tweak
-        for block in ppp { mp = xor(mp, block) }
-        let mc = aesECB(encrypt: false, key: key, mp)
-        var mixer = xor(mp, mc)
-        var sum = [UInt8](repeating: 0, count: 16)
-        for j in 1..<max(m, 1) {
-            mixer = times2(mixer)
-            ppp[j] = xor(ppp[j], mixer)
-            sum = xor(sum, ppp[j])
-        }
-        ppp[0] = xor(xor(mc, tweak), sum)
-        return (0..<m).flatMap { xor(aesECB(encrypt: false, key: key, ppp[$0]), ls[$0]) }
-    }
-
-    static func unpad(_ bytes: [UInt8]) -> [UInt8]? {
-        guard let last = bytes.last, (1...16).contains(last),
-              bytes.suffix(Int(last)).allSatisfy({ $0 == last }) else { return nil }
-        return Array(bytes.dropLast(Int(last)))
-    }
-
-    static func decryptName(_ encoded: String, key: [UInt8], iv: [UInt8]) -> [UInt8]? {
-        guard let c = base64urlDecode(encoded), c.count % 16 == 0, !c.isEmpty else { return nil }
-        return unpad(emeDecrypt(c, key: key, tweak: iv))
-    }
-
-    /// base64url of the target sealed at sector 2^64 - 1.
-    static func decryptTarget(_ stored: String, masterKey: [UInt8]) -> [UInt8]? {
-        base64urlDecode(stored).flatMap { openDataUnit($0, sector: 0xFFFF_FFFF_FFFF_FFFF, masterKey: masterKey) }
-    }
-
-    /// nonce N (8 bytes) || AES-256-XTS(K1 || K2) of the padded bytes, one
-    /// data unit, IV = `sector` as 8 little-endian bytes, then N.
-    static func openDataUnit(_ bytes: [UInt8], sector: UInt64, masterKey: [UInt8]) -> [UInt8]? {
-        guard bytes.count >= 24 else { return nil }
-        let iv = withUnsafeBytes(of: sector.littleEndian) { Array($0) } + bytes[0..<8]
-        let data = Array(bytes[8...])
-        let context = EVP_CIPHER_CTX_new()!
-        defer { EVP_CIPHER_CTX_free(context) }
-        _ = EVP_CipherInit_ex(context, EVP_aes_256_xts(), nil, masterKey, iv, 0)
-        var output = [UInt8](repeating: 0, count: data.count)
-        var written: Int32 = 0
-        _ = EVP_CipherUpdate(context, &output, &written, data, Int32(data.count))
-        return unpad(output)
     }
 }

@@ -34,7 +34,7 @@ import Testing
             let fd = open(full, O_RDWR | O_CREAT, 0o600)
             precondition(fd >= 0)
             defer { close(fd) }
-            let file = try CipherFile.create(descriptor: fd, key: volume.key, sectorSize: volume.sectorSize)
+            let file = try CipherFile.create(descriptor: fd, format: volume.fileFormat)
             _ = try contents.withUnsafeBytes { try file.write($0, at: 0) }
         }
 
@@ -72,7 +72,7 @@ import Testing
         try fixture.makeFile("dir/c", Array(repeating: 2, count: 4096))
         let result = try fixture.fsck(["--passfile", fixture.passfile])
         #expect(result.status == 0, "\(result.standardError)")
-        #expect(result.standardOutput == "clean: 0 problems, 0 notices; checked klfs.conf, 1 directories, "
+        #expect(result.standardOutput == "clean: 0 problems, 0 notices; checked klfs.conf (format version 2), 1 directories, "
             + "3 files (0 empty), 4 sectors (0 holes), 0 other entries\n")
         // Not a terminal: no progress bar.
         #expect(result.standardError == "")
@@ -91,7 +91,7 @@ import Testing
         #expect(human.standardOutput.split(separator: "\n") == [
             "magic: corrupt header: bad magic",
             "sub/torn: damaged (torn or overwritten) last sector 1: its 3192 bytes past the size 5000 do not decrypt to zeros",
-            "damaged: 2 problems, 0 notices; checked klfs.conf, 1 directories, 3 files (0 empty), 3 sectors (0 holes), 0 other entries",
+            "damaged: 2 problems, 0 notices; checked klfs.conf (format version 2), 1 directories, 3 files (0 empty), 3 sectors (0 holes), 0 other entries",
         ])
 
         let result = try fixture.fsck(["--passfile", fixture.passfile, "--json"])
@@ -100,6 +100,7 @@ import Testing
         #expect(report["status"] as? String == "damaged")
         #expect(report["exitCode"] as? Int == 40)
         #expect(report["configAuthenticated"] as? Bool == true)
+        #expect(report["formatVersion"] as? Int == 2)
         #expect(report["cipherDir"] as? String == fixture.cipherDir)
         let counts = try #require(report["counts"] as? [String: Int])
         #expect(counts["files"] == 3 && counts["directories"] == 1 && counts["sectors"] == 3)
@@ -109,6 +110,23 @@ import Testing
         #expect(findings.map { $0["path"] as? String } == ["magic", "sub/torn"])
         #expect(findings.map { $0["severity"] as? String } == ["damage", "damage"])
         #expect(findings[1]["sector"] as? Int == 1)
+    }
+
+    /// A version 2 header that does not open under the volume's header key
+    /// (here one bit of its file ID flipped): its own line and kind.
+    @Test func aHeaderThatDoesNotAuthenticateIsReported() throws {
+        let fixture = try Fixture()
+        try fixture.makeFile("sealed", Array(repeating: 1, count: 100))
+        let stored = try Data(contentsOf: URL(fileURLWithPath: fixture.cipherDir + "/sealed"))[20]
+        fixture.overwrite("sealed", at: 20, with: [stored ^ 0x01])
+
+        let human = try fixture.fsck(["--passfile", fixture.passfile])
+        #expect(human.status == 40)
+        #expect(human.standardOutput.split(separator: "\n").first
+            == "sealed: corrupt header: header does not authenticate (edited, or taken from another file or volume)")
+        let report = try Self.json(try fixture.fsck(["--passfile", fixture.passfile, "--json"]))
+        let findings = try #require(report["findings"] as? [[String: Any]])
+        #expect(findings.map { $0["kind"] as? String } == ["headerNotAuthentic"])
     }
 
     @Test func aCleanJSONReportHasEveryCountAndNoFindings() throws {
@@ -168,6 +186,7 @@ import Testing
         #expect(report["exitCode"] as? Int == Int(code), sourceLocation: sourceLocation)
         #expect((report["message"] as? String)?.contains(text) == true, sourceLocation: sourceLocation)
         #expect(report["findings"] == nil, sourceLocation: sourceLocation)
+        #expect(report["formatVersion"] == nil, sourceLocation: sourceLocation)
     }
 
     @Test func theMasterKeyUnlocksAndAuthenticatesTheConfig() throws {

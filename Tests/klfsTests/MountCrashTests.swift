@@ -38,7 +38,7 @@ import KLTestSupport
         let unmount = try runKLFS(["unmount", volume.mountPoint])
         #expect(unmount.status == 0, "\(unmount.standardError)")
         #expect(!volume.isMounted)
-        #expect(backingFileProblems(in: volume.cipherDir) == [], "seed \(seed)")
+        #expect(try backingFileProblems(in: volume) == [], "seed \(seed)")
         expectFsckFindsAtMostTornLastWrites(volume, seed: seed)
 
         try volume.requireMount()

@@ -2,6 +2,7 @@ import CFuse
 import Foundation
 import Glibc
 @testable import KLBlock
+import KLTestSupport
 import Testing
 
 /// Extended attributes through a real mount with `-o xattr`: encrypted on

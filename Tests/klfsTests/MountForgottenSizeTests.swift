@@ -28,15 +28,17 @@ import Testing
     @Test func aBackingFileChangedUnderneathIsReadAgain() throws {
         try withMountedVolume { volume in
             try Data(bytes(100, seed: 1)).write(to: URL(fileURLWithPath: volume.path("file")))
+            try Data(bytes(3000, seed: 2)).write(to: URL(fileURLWithPath: volume.path("other")))
             let backing = try volume.backingPath(ofMounted: "file")
+            let otherHeader = Array(try Data(contentsOf: URL(fileURLWithPath: volume.backingPath(ofMounted: "other")))[0..<64])
             try forgetEverything(volume)
             // A new ctime: past the coarse timestamp tick of the last write.
             usleep(50_000)
-            // The header's size field (offset 24, little-endian), set to 3000:
-            // the same sector count, so the backing size stays the same.
+            // The other file's whole header, which authenticates (a size is
+            // sealed to its file ID): size 3000, the same sector count, so
+            // the backing size stays the same.
             let fd = try posix(open(backing, O_WRONLY))
-            var size = UInt64(3000).littleEndian
-            #expect(pwrite(fd, &size, 8, 24) == 8)
+            #expect(pwrite(fd, otherHeader, 64, 0) == 64)
             close(fd)
             #expect(try fileSize(volume.path("file")) == 3000)
         }

@@ -73,7 +73,7 @@ import Testing
         expectFilesIntact("while full")
 
         #expect(try runKLFS(["unmount", volume.mountPoint]).status == 0)
-        #expect(backingFileProblems(in: volume.cipherDir) == [])
+        #expect(try backingFileProblems(in: volume) == [])
         try volume.requireMount()
         expectFilesIntact("after a remount")
 

@@ -1,12 +1,13 @@
 import CKLKernels
 import Foundation
 import Glibc
+import KLTestSupport
 import Synchronization
 import Testing
 
 /// Once the mount is ready, the daemon's readable memory holds no copy of
 /// the master key, of either XTS key or its AES key schedule, of the names
-/// key, or of the passphrase; and the daemon leaves no core dump.
+/// or header key, or of the passphrase; and the daemon leaves no core dump.
 @Suite(.serialized) struct MountMemoryTests {
     @Test(arguments: [("keylocker-soft", [String]()), ("keylocker", ["--emulate-keylocker"]), ("aesni", [])])
     func daemonMemoryHoldsNoKeyAndNoPassphrase(engine: String, extra: [String]) throws {
@@ -122,10 +123,10 @@ import Testing
     /// the daemon does hold.
     private let controlNeedle = "the cipher dir's path"
 
-    /// The master key, K1, K2, the names key, their AES key schedules
-    /// (encryption and decryption, round keys 2-14: 0 and 1 are the key
-    /// itself) and the passphrase, each with a name for the report; and the
-    /// positive control.
+    /// The master key, K1, K2, the names and header keys, their AES key
+    /// schedules (encryption and decryption, round keys 2-14: 0 and 1 are
+    /// the key itself) and the passphrase, each with a name for the report;
+    /// and the positive control.
     private func secrets(of volume: VolumeFixture) -> [(String, [UInt8])] {
         var needles: [(String, [UInt8])] = [
             (controlNeedle, Array(volume.cipherDir.utf8)),
@@ -133,10 +134,12 @@ import Testing
             ("XTS data key K1", Array(volume.masterKey[..<32])),
             ("XTS tweak key K2", Array(volume.masterKey[32...])),
             ("names key", SpecReader.namesKey(masterKey: volume.masterKey)),
+            ("header key", SpecReader.headerKey(masterKey: volume.masterKey)),
             ("passphrase", Array(VolumeFixture.passphrase.utf8)),
         ]
         for (name, key) in [("K1", Array(volume.masterKey[..<32])), ("K2", Array(volume.masterKey[32...])),
-                            ("names key", SpecReader.namesKey(masterKey: volume.masterKey))] {
+                            ("names key", SpecReader.namesKey(masterKey: volume.masterKey)),
+                            ("header key", SpecReader.headerKey(masterKey: volume.masterKey))] {
             var encrypt = klfs_aes_key(), decrypt = klfs_aes_key()
             _ = klfs_aes_expand_key(key, 256, &encrypt, &decrypt)
             needles.append(("\(name) encryption schedule", roundKeys(encrypt, 2..<15)))

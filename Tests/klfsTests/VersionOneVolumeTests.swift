@@ -2,6 +2,7 @@ import CFuse
 import CSodium
 import Foundation
 import Glibc
+import KLTestSupport
 import Testing
 
 /// A version 1 volume, made by klfs before format version 2

@@ -1,12 +1,11 @@
 import Glibc
-import KLEngine
 
 /// fsck of one backing file (docs/FSCK.md): the header record, the unused
 /// rest of its slot, the size against the length, and every sector the
 /// size covers.
 struct BackingFileCheck {
-    let key: any XTSKey
-    let sectorSize: SectorSize
+    let format: CipherFileFormat
+    var sectorSize: SectorSize { format.sectorSize }
 
     /// Adds what it finds to `report`. `progress` gets the backing bytes
     /// covered so far. Throws only when the engine fails, which no file can
@@ -24,7 +23,7 @@ struct BackingFileCheck {
         report.counts.files += 1
         do throws(CipherFileError) {
             guard let header = try checkHeader(BackingDescriptor(fd: fd), path: entry.path, into: &report) else { return }
-            let file = try CipherFile.open(descriptor: fd, key: key, sectorSize: sectorSize)
+            let file = try CipherFile.open(descriptor: fd, format: format)
             try checkSectors(of: file, size: header.size, path: entry.path, into: &report, progress: progress)
         } catch .crypto(let error) {
             throw .crypto(error)
@@ -47,21 +46,19 @@ struct BackingFileCheck {
             Result { () throws(CipherFileError) in try backing.read(into: buffer, at: 0) }
         }.get()
         let header: CipherFileHeader
-        do throws(CipherFileCorruption) {
-            header = try CipherFileHeader(parsing: slot.prefix(count))
-            guard header.sectorSize == sectorSize else {
-                throw .sectorSizeMismatch(file: header.sectorSize.bytes, volume: sectorSize.bytes)
-            }
-            if !slot[CipherFileHeader.length..<count].allSatisfy({ $0 == 0 }) {
+        do throws(CipherFileError) {
+            header = try CipherFileHeader(parsing: slot.prefix(count), format: format)
+            let unused = format.headers.length
+            if !slot[unused..<count].allSatisfy({ $0 == 0 }) {
                 report.record(CheckFinding(path: path, kind: .headerSlotNotZero,
-                                           message: "bytes \(CipherFileHeader.length)-\(sectorSize.bytes - 1) of the header sector, which klfs never writes, are not zero"))
+                                           message: "bytes \(unused)-\(sectorSize.bytes - 1) of the header sector, which klfs never writes, are not zero"))
             }
-            try header.requireData(backingLength: length)
-        } catch {
-            report.record(CheckFinding(path: path, kind: .init(error), message: "corrupt header: \(error)"))
+            try header.requireData(backingLength: length, format: format)
+        } catch .corrupt(let corruption) {
+            report.record(CheckFinding(path: path, kind: .init(corruption), message: "corrupt header: \(corruption)"))
             return nil
         }
-        let needed = CipherFileLayout.minimumBackingLength(forSize: header.size, sectorSize: sectorSize)
+        let needed = format.minimumBackingLength(forSize: header.size)
         if length > needed {
             report.record(CheckFinding(path: path, kind: .extraLength, severity: .notice,
                                        message: "\(length - needed) bytes past the sectors the size \(header.size) needs "

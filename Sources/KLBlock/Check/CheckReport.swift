@@ -1,10 +1,15 @@
 /// What `klfs fsck` found in a cipher dir: one finding per problem, and
 /// counts of everything it looked at (docs/FSCK.md).
 public struct CheckReport: Sendable, Equatable, Encodable {
+    /// The volume's format version (klfs.conf's `version`), which decides
+    /// the header record its files must carry.
+    public let formatVersion: Int
     public internal(set) var findings: [CheckFinding] = []
     public internal(set) var counts = CheckCounts()
 
-    public init() {}
+    public init(formatVersion: Int) {
+        self.formatVersion = formatVersion
+    }
 
     /// Damage only: notices describe states the format allows.
     public var problems: [CheckFinding] { findings.filter { $0.severity == .damage } }
@@ -22,7 +27,7 @@ public struct CheckReport: Sendable, Equatable, Encodable {
             + "\(c.sectors) sectors (\(c.holes) holes), \(c.otherEntries) other entries"
         let found = "\(problems.count) problem\(problems.count == 1 ? "" : "s"), "
             + "\(notices.count) notice\(notices.count == 1 ? "" : "s")"
-        return "\(isClean ? "clean" : "damaged"): \(found); checked klfs.conf, \(looked)"
+        return "\(isClean ? "clean" : "damaged"): \(found); checked klfs.conf (format version \(formatVersion)), \(looked)"
     }
 }
 
@@ -53,8 +58,11 @@ public struct CheckFinding: Sendable, Equatable, Encodable, CustomStringConverti
 
     public enum Kind: String, Sendable, Encodable {
         // Header (docs/FORMAT.md, "Validity").
-        case truncatedHeader, badMagic, unknownVersion, invalidSectorSize, sectorSizeMismatch
+        case truncatedHeader, badMagic, unknownVersion, versionMismatch, invalidSectorSize, sectorSizeMismatch
         case reservedBytesSet, sizeOutOfRange, sizeBeyondData
+        /// A version 2 header whose sealed record does not open under this
+        /// volume's header key and this file ID.
+        case headerNotAuthentic
         /// Bytes 32 to S of the header slot, which klfs never writes, are not zero.
         case headerSlotNotZero
         /// The bytes after the size in the last sector do not decrypt to zeros.
@@ -96,11 +104,13 @@ extension CheckFinding.Kind {
         case .truncatedHeader: self = .truncatedHeader
         case .badMagic: self = .badMagic
         case .unknownVersion: self = .unknownVersion
+        case .versionMismatch: self = .versionMismatch
         case .invalidSectorSize: self = .invalidSectorSize
         case .sectorSizeMismatch: self = .sectorSizeMismatch
         case .reservedBytesSet: self = .reservedBytesSet
         case .sizeOutOfRange: self = .sizeOutOfRange
         case .sizeBeyondData: self = .sizeBeyondData
+        case .notAuthentic: self = .headerNotAuthentic
         }
     }
 }

@@ -27,8 +27,8 @@ public struct VolumeCheck: Sendable {
             state.bytesTotal += Int(entry.status.st_size)
         }, failure: { _, _ in })
 
-        var report = CheckReport()
-        let checker = BackingFileCheck(key: volume.key, sectorSize: volume.sectorSize)
+        var report = CheckReport(formatVersion: volume.config.version)
+        let checker = BackingFileCheck(format: volume.fileFormat)
         progress(state)
         try walkDataFiles(visitFile: { entry throws(CipherFileError) in
             let start = state.bytesDone

@@ -172,4 +172,11 @@ public struct UnlockedVolume: Sendable {
     /// volume.
     public let extendedAttributeKey: (any BlockCipherKey)?
     public var sectorSize: SectorSize { config.sectorSize }
+
+    /// How the volume's backing files are encoded: its sector size, K1 || K2,
+    /// and the header record of its format version.
+    public var fileFormat: CipherFileFormat {
+        CipherFileFormat(sectorSize: sectorSize, key: key,
+                         headers: headerKey.map { HeaderFormat.version2(headerKey: $0) } ?? .version1)
+    }
 }

@@ -13,8 +13,8 @@ extension CipherFile {
     func encrypt(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
                  firstSector: Int) throws(CipherFileError) {
         do {
-            try key.crypt(.encrypt, input, into: output, dataUnitSize: sectorSize.bytes,
-                          firstDataUnit: CipherFileLayout.dataUnit(ofSector: firstSector, nonce: nonce))
+            try format.key.crypt(.encrypt, input, into: output, dataUnitSize: sectorSize.bytes,
+                                 firstDataUnit: CipherFileLayout.dataUnit(ofSector: firstSector, fileID: currentFileID))
         } catch {
             throw .crypto(error)
         }
@@ -33,9 +33,9 @@ extension CipherFile {
             if boundary > runStart {
                 let run = UnsafeMutableRawBufferPointer(rebasing: sectors[runStart..<boundary])
                 do {
-                    try key.crypt(.decrypt, run, dataUnitSize: size,
-                                  firstDataUnit: CipherFileLayout.dataUnit(ofSector: firstSector + runStart / size,
-                                                                           nonce: nonce))
+                    try format.key.crypt(.decrypt, run, dataUnitSize: size,
+                                         firstDataUnit: CipherFileLayout.dataUnit(ofSector: firstSector + runStart / size,
+                                                                                  fileID: currentFileID))
                 } catch {
                     throw .crypto(error)
                 }

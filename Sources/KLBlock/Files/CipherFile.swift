@@ -1,4 +1,3 @@
-import KLEngine
 
 /// One plaintext file stored as a backing file: a header, then AES-256-XTS
 /// sectors (docs/FORMAT.md).
@@ -12,41 +11,38 @@ import KLEngine
 /// read-only mount; never O_APPEND), keeps it open for the object's life,
 /// and closes it afterwards.
 public final class CipherFile: @unchecked Sendable {
-    public let sectorSize: SectorSize
-    /// The file's XTS nonce: the high 64 bits of every sector's data unit.
-    public let nonce: UInt64
+    public let format: CipherFileFormat
     let backing: BackingDescriptor
-    let key: any XTSKey
     let lock = ReadersWriterLock()
 
     // Guarded by `lock`; changed only under its write side.
     /// False for a zero-length backing file until its first change writes
-    /// the header (with `nonce`, picked when the file was opened).
+    /// the header (with `currentFileID`, picked when the file was opened).
     var headerWritten: Bool
+    /// Sector i is the XTS data unit currentFileID + i. Version 2 draws a
+    /// new one when the file is truncated to zero.
+    var currentFileID: UInt128
     var plaintextSize: Int
     /// The backing file's length as this object last made it.
     var backingLength: Int
 
-    private init(backing: BackingDescriptor, key: any XTSKey, sectorSize: SectorSize,
-                 header: CipherFileHeader, headerWritten: Bool, backingLength: Int) {
+    /// `header` is nil for a file whose header is not written yet.
+    private init(backing: BackingDescriptor, format: CipherFileFormat, header: CipherFileHeader?, backingLength: Int) {
         self.backing = backing
-        self.key = key
-        self.sectorSize = sectorSize
-        self.nonce = header.nonce
-        self.headerWritten = headerWritten
-        self.plaintextSize = header.size
+        self.format = format
+        self.headerWritten = header != nil
+        self.currentFileID = header?.fileID ?? format.headers.freshFileID()
+        self.plaintextSize = header?.size ?? 0
         self.backingLength = backingLength
     }
 
-    /// Makes the backing file an empty klfs file with a fresh nonce,
+    /// Makes the backing file an empty klfs file with a fresh file ID,
     /// discarding whatever it held.
-    public static func create(descriptor: Int32, key: any XTSKey,
-                              sectorSize: SectorSize) throws(CipherFileError) -> CipherFile {
+    public static func create(descriptor: Int32, format: CipherFileFormat) throws(CipherFileError) -> CipherFile {
         let backing = BackingDescriptor(fd: descriptor)
         try backing.requirePositionedWrites()
         try backing.setLength(0)
-        let file = CipherFile(backing: backing, key: key, sectorSize: sectorSize,
-                              header: .fresh(sectorSize: sectorSize), headerWritten: false, backingLength: 0)
+        let file = CipherFile(backing: backing, format: format, header: nil, backingLength: 0)
         try file.writeHeaderIfMissing()
         return file
     }
@@ -54,20 +50,19 @@ public final class CipherFile: @unchecked Sendable {
     /// Opens an existing backing file. A zero-length one is an empty file
     /// whose header was never written (a crash between creating the backing
     /// file and writing its header); it gets its header on the first change.
-    public static func open(descriptor: Int32, key: any XTSKey,
-                            sectorSize: SectorSize) throws(CipherFileError) -> CipherFile {
+    public static func open(descriptor: Int32, format: CipherFileFormat) throws(CipherFileError) -> CipherFile {
         let backing = BackingDescriptor(fd: descriptor)
         try backing.requirePositionedWrites()
         let length = try backing.length()
-        guard let header = try CipherFileHeader.read(from: backing, length: length) else {
-            return CipherFile(backing: backing, key: key, sectorSize: sectorSize,
-                              header: .fresh(sectorSize: sectorSize), headerWritten: false, backingLength: 0)
-        }
-        guard header.sectorSize == sectorSize else {
-            throw .corrupt(.sectorSizeMismatch(file: header.sectorSize.bytes, volume: sectorSize.bytes))
-        }
-        return CipherFile(backing: backing, key: key, sectorSize: sectorSize,
-                          header: header, headerWritten: true, backingLength: length)
+        let header = try CipherFileHeader.read(from: backing, length: length, format: format)
+        return CipherFile(backing: backing, format: format, header: header, backingLength: header == nil ? 0 : length)
+    }
+
+    public var sectorSize: SectorSize { format.sectorSize }
+
+    /// The file ID (docs/FORMAT.md, "Sectors").
+    public var fileID: UInt128 {
+        lock.withReadLock { currentFileID }
     }
 
     /// The plaintext size in bytes.
@@ -81,7 +76,8 @@ public final class CipherFile: @unchecked Sendable {
     }
 
     /// Grows the file with a hole or shrinks it. Shrinking zeroes the bytes
-    /// of the new last sector beyond the size, so growing again reads zeros.
+    /// of the new last sector beyond the size, so growing again reads zeros;
+    /// on version 2, shrinking to zero gives the file a fresh file ID.
     public func truncate(to newSize: Int) throws(CipherFileError) {
         try resize(to: newSize, shrinking: true)
     }
@@ -104,6 +100,11 @@ public final class CipherFile: @unchecked Sendable {
                 try prepareToGrow(writingFromSector: .max)
                 try setBackingLength(forSize: newSize)
                 try storeSize(newSize)
+            } else if newSize == 0 && format.headers.renewsFileIDWhenEmptied {
+                // A crash between the two leaves size 0 and extra length:
+                // valid, and dropped when the file next grows.
+                try writeEmptyHeader(fileID: format.headers.freshFileID())
+                try setBackingLength(forSize: 0)
             } else {
                 try storeSize(newSize)
                 try zeroTail(beyond: newSize)
@@ -117,26 +118,35 @@ public final class CipherFile: @unchecked Sendable {
 extension CipherFile {
     func writeHeaderIfMissing() throws(CipherFileError) {
         guard !headerWritten else { return }
-        let header = CipherFileHeader(sectorSize: sectorSize, nonce: nonce, size: 0).encoded
+        try writeEmptyHeader(fileID: currentFileID)
+    }
+
+    /// The whole header of an empty file with ID `fileID`, in one pwrite at
+    /// offset 0: a new file's, or a file's emptied by a truncate to zero.
+    func writeEmptyHeader(fileID: UInt128) throws(CipherFileError) {
+        let header = try CipherFileHeader(fileID: fileID, size: 0).encoded(format)
         try header.withUnsafeBytes { bytes in
             Result { () throws(CipherFileError) in try backing.write(bytes, at: 0) }
         }.get()
         headerWritten = true
+        currentFileID = fileID
         plaintextSize = 0
-        backingLength = max(backingLength, CipherFileHeader.length)
+        backingLength = max(backingLength, format.headers.length)
     }
 
-    /// Rewrites the 8-byte size field alone.
+    /// Rewrites the size's record alone (HeaderFormat.sizeRecord): the
+    /// 8-byte size of version 1, the 32-byte sealed record of version 2.
     func storeSize(_ size: Int) throws(CipherFileError) {
-        let field = UInt64(size).littleEndian
-        try withUnsafeBytes(of: field) { bytes in
-            Result { () throws(CipherFileError) in try backing.write(bytes, at: CipherFileHeader.sizeOffset) }
+        let record = format.headers.sizeRecord
+        let header = try CipherFileHeader(fileID: currentFileID, size: size).encoded(format)
+        try header[record].withUnsafeBytes { bytes in
+            Result { () throws(CipherFileError) in try backing.write(bytes, at: record.lowerBound) }
         }.get()
         plaintextSize = size
     }
 
     func setBackingLength(forSize size: Int) throws(CipherFileError) {
-        let length = CipherFileLayout.minimumBackingLength(forSize: size, sectorSize: sectorSize)
+        let length = format.minimumBackingLength(forSize: size)
         try backing.setLength(length)
         backingLength = length
     }
@@ -147,7 +157,7 @@ extension CipherFile {
     /// and zeros after the old size in the old last sector when the write
     /// does not rewrite that sector itself.
     func prepareToGrow(writingFromSector firstWritten: Int) throws(CipherFileError) {
-        let minimum = CipherFileLayout.minimumBackingLength(forSize: plaintextSize, sectorSize: sectorSize)
+        let minimum = format.minimumBackingLength(forSize: plaintextSize)
         if backingLength > minimum {
             try setBackingLength(forSize: plaintextSize)
         }

@@ -44,11 +44,15 @@ public enum CipherFileError: Error, Equatable, Sendable, CustomStringConvertible
 
 /// What is wrong with a backing file's header (docs/FORMAT.md, "Validity").
 public enum CipherFileCorruption: Error, Equatable, Sendable, CustomStringConvertible {
-    /// The backing file holds 1 to 31 bytes: less than a header. (Zero
-    /// bytes is a valid empty file whose header was never written.)
-    case truncatedHeader(length: Int)
+    /// The backing file holds fewer bytes than a header (32 on a version 1
+    /// volume, 64 on version 2) but not none. (Zero bytes is a valid empty
+    /// file whose header was never written.)
+    case truncatedHeader(length: Int, headerLength: Int)
     case badMagic
     case unknownVersion(UInt16)
+    /// A header of the other version this build knows: a volume reads only
+    /// its own, so a version 2 file cannot be downgraded to version 1.
+    case versionMismatch(file: UInt16, volume: UInt16)
     /// The sector size byte is not log2 of 512, 1024, 2048 or 4096.
     case invalidSectorSize(log2: UInt8)
     /// The file was written with another sector size than the volume's.
@@ -59,15 +63,21 @@ public enum CipherFileCorruption: Error, Equatable, Sendable, CustomStringConver
     case sizeOutOfRange(UInt64)
     /// The size needs sectors that the backing file does not reach.
     case sizeBeyondData(size: Int, requiredLength: Int, backingLength: Int)
+    /// A version 2 sealed record that does not open to this header under
+    /// this volume's header key: an edited byte, or a file ID or record
+    /// from another file or volume.
+    case notAuthentic
 
     public var description: String {
         switch self {
-        case .truncatedHeader(let length):
-            return "header truncated to \(length) of \(CipherFileHeader.length) bytes"
+        case .truncatedHeader(let length, let headerLength):
+            return "header truncated to \(length) of \(headerLength) bytes"
         case .badMagic:
             return "bad magic"
         case .unknownVersion(let version):
             return "unknown file format version \(version)"
+        case .versionMismatch(let file, let volume):
+            return "version \(file) header on a version \(volume) volume"
         case .invalidSectorSize(let log2):
             return "invalid sector size 2^\(log2)"
         case .sectorSizeMismatch(let file, let volume):
@@ -78,6 +88,8 @@ public enum CipherFileCorruption: Error, Equatable, Sendable, CustomStringConver
             return "size \(size) is beyond the format's limit"
         case .sizeBeyondData(let size, let required, let length):
             return "size \(size) needs a backing file of at least \(required) bytes, it has \(length)"
+        case .notAuthentic:
+            return "header does not authenticate (edited, or taken from another file or volume)"
         }
     }
 }

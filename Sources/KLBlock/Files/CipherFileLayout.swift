@@ -11,22 +11,16 @@ public enum CipherFileLayout {
         (index + 1) * sectorSize.bytes
     }
 
-    /// The XTS data unit sequence number of sector `index` in a file with
-    /// nonce `nonce`: the nonce in the high 64 bits, the index in the low.
-    public static func dataUnit(ofSector index: Int, nonce: UInt64) -> UInt128 {
-        UInt128(nonce) << 64 | UInt128(UInt64(index))
+    /// The XTS data unit sequence number of sector `index` in the file
+    /// `fileID`: their sum modulo 2^128. For a version 1 file (ID N * 2^64)
+    /// that is the nonce in the high 64 bits and the index in the low.
+    public static func dataUnit(ofSector index: Int, fileID: UInt128) -> UInt128 {
+        fileID &+ UInt128(index)
     }
 
     /// Sectors that hold a plaintext of `size` bytes.
     public static func sectorCount(forSize size: Int, sectorSize: SectorSize) -> Int {
         size / sectorSize.bytes + (size % sectorSize.bytes == 0 ? 0 : 1)
-    }
-
-    /// The shortest valid backing file for a plaintext of `size` bytes: the
-    /// header alone when empty, else up to the end of the last sector.
-    public static func minimumBackingLength(forSize size: Int, sectorSize: SectorSize) -> Int {
-        let sectors = sectorCount(forSize: size, sectorSize: sectorSize)
-        return sectors == 0 ? CipherFileHeader.length : backingOffset(ofSector: sectors, sectorSize: sectorSize)
     }
 
     /// The largest plaintext size whose backing file length fits in an off_t.

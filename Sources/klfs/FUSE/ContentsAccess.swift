@@ -11,7 +11,7 @@ extension Filesystem {
         try inode.contents.acquire { () throws(SystemError) -> (Int32, CipherFile) in
             let fd = try openBacking(inode, forWriting: forWriting)
             do throws(CipherFileError) {
-                return (fd, try CipherFile.open(descriptor: fd, key: volume.key, sectorSize: volume.sectorSize))
+                return (fd, try CipherFile.open(descriptor: fd, format: fileFormat))
             } catch {
                 close(fd)
                 throw failure(error, in: inode)
@@ -64,7 +64,7 @@ extension Filesystem {
         guard let fd = location.open(inode) else { return nil }
         defer { close(fd) }
         do throws(CipherFileError) {
-            return try CipherFileHeader.read(fromDescriptor: fd)?.size ?? 0
+            return try CipherFileHeader.read(fromDescriptor: fd, format: fileFormat)?.size ?? 0
         } catch {
             _ = failure(error, in: inode)
             return nil
@@ -84,7 +84,7 @@ extension Filesystem {
         let flags = O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW | (exclusive ? O_EXCL : 0)
         let fd = try checked(openat(directory.fd, name, flags, mode & 0o7777))
         do throws(CipherFileError) {
-            return (fd, try CipherFile.create(descriptor: fd, key: volume.key, sectorSize: volume.sectorSize))
+            return (fd, try CipherFile.create(descriptor: fd, format: fileFormat))
         } catch {
             // The header did not fit (ENOSPC): the create fails, so its name
             // must not stay behind as an empty file.

@@ -10,6 +10,8 @@ final class Filesystem: @unchecked Sendable {
     let options: FilesystemOptions
     let inodes: InodeTable
     let volume: UnlockedVolume
+    /// How the volume's regular files are encoded (sectors and headers).
+    let fileFormat: CipherFileFormat
     /// Plaintext names to backing names and back (encrypted or as given).
     let names: NameTranslation
     /// Extended attribute names and values (encrypted or as given).
@@ -32,6 +34,7 @@ final class Filesystem: @unchecked Sendable {
             throw error
         }
         self.volume = volume
+        self.fileFormat = volume.fileFormat
         self.names = NameTranslation(volume: volume)
         self.xattrs = ExtendedAttributeTranslation(volume: volume)
         self.options = options
