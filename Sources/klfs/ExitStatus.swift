@@ -75,7 +75,8 @@ struct CommandFailure: Error, CustomStringConvertible {
         case .wrongPassphrase: status = .wrongPassphrase
         case .configMissing: status = .configMissing
         case .configCorrupt: status = .configCorrupt
-        case .unsupportedVersion, .unknownFeatureFlags: status = .unsupportedVersionOrFlag
+        case .unsupportedVersion, .unknownFeatureFlags, .upgradeInterrupted, .alreadyUpgraded:
+            status = .unsupportedVersionOrFlag
         case .kdfBelowFloor, .kdfAboveCap: status = .kdfParametersRefused
         case .cipherDirNotEmpty: status = .cipherDirNotEmpty
         case .cipherDirUnusable, .configUnreadable, .configUnwritable: status = .cipherDirUnusable

@@ -7,7 +7,7 @@ struct KLFS: ParsableCommand {
         commandName: "klfs",
         abstract: "An encrypted directory over FUSE whose AES-256-XTS keys live only as Intel Key Locker handles.",
         subcommands: [InitCommand.self, MountCommand.self, UnmountCommand.self, PasswdCommand.self, InfoCommand.self,
-                      FsckCommand.self, CPUCommand.self, BenchCommand.self]
+                      FsckCommand.self, UpgradeCommand.self, CPUCommand.self, BenchCommand.self]
     )
 
     static func main() {

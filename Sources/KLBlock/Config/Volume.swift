@@ -106,7 +106,7 @@ public enum Volume {
     /// Hands K1 and K2 to the engine as two fresh secrets (which makeKey
     /// wipes), and the keys derived from the master key the volume uses
     /// (DerivedKey), and wipes the master key.
-    private static func makeUnlocked(_ config: VolumeConfig, masterKey: SecretBytes,
+    static func makeUnlocked(_ config: VolumeConfig, masterKey: SecretBytes,
                                      engine: any XTSEngine) throws(VolumeError) -> UnlockedVolume {
         // The master key dies here, on every path: from now on only the
         // engine's form of K1 and K2 exists.

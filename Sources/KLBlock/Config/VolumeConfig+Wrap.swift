@@ -21,6 +21,13 @@ extension VolumeConfig {
         let kek = try kdf.deriveKey(from: passphrase)
         // The new KEK dies here, once the master key is sealed.
         defer { kek.wipe() }
+        return config.resealed(masterKey, kek: kek)
+    }
+
+    /// This config with `masterKey` sealed under `kek` (the one its KDF
+    /// gives) with a fresh nonce, and its check value made anew.
+    func resealed(_ masterKey: SecretBytes, kek: SecretBytes) -> VolumeConfig {
+        var config = self
         // Version 1's check is part of the associated data, so it comes
         // first; version 2's covers the sealed key, so it comes last.
         config.masterKey.check = version == 1 ? config.checkValue(of: masterKey) : []
@@ -30,6 +37,15 @@ extension VolumeConfig {
         return config
     }
 
+    /// This volume's config as `version` with `featureFlags`, its key
+    /// sealed under the same KDF, salt and `kek`: the passphrase is
+    /// unchanged and is not needed again.
+    func converted(to version: Int, featureFlags: [String], masterKey: SecretBytes,
+                   kek: SecretBytes) -> VolumeConfig {
+        VolumeConfig(version: version, kdf: kdf, masterKey: WrappedMasterKey(nonce: [], ciphertext: [], check: []),
+                     sectorSize: sectorSize, featureFlags: featureFlags).resealed(masterKey, kek: kek)
+    }
+
     /// The master key, owned by the caller; ``VolumeError/wrongPassphrase``
     /// when the AEAD refuses it, or a corrupt config when the check value
     /// does not match the key (the one field the AEAD leaves out).
@@ -37,6 +53,11 @@ extension VolumeConfig {
         let kek = try kdf.deriveKey(from: passphrase)
         // The KEK dies here, on every path.
         defer { kek.wipe() }
+        return try unwrapMasterKey(kek: kek)
+    }
+
+    /// The master key sealed under `kek`, owned by the caller.
+    func unwrapMasterKey(kek: SecretBytes) throws(VolumeError) -> SecretBytes {
         let key = try masterKey.open(kek: kek, associatedData: associatedData)
         guard matches(key) else {
             // The master key dies here when the config does not vouch for it.

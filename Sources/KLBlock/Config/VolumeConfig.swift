@@ -12,11 +12,16 @@ public struct VolumeConfig: Sendable, Equatable {
     public static let fileName = "klfs.conf"
     /// Feature flags this build understands. A format change that older
     /// builds must not misread adds one.
-    public static let knownFeatureFlags: Set<String> = [encryptedNamesFlag]
+    public static let knownFeatureFlags: Set<String> = [encryptedNamesFlag, upgradeInProgressFlag]
     /// Names and symlink targets in the cipher dir are encrypted
     /// (FORMAT.md, "Names"). Volumes without it, made by `init
     /// --plaintext-names` or before names were encrypted, store them as given.
     public static let encryptedNamesFlag = "encrypted-names"
+    /// `klfs upgrade` has begun converting a version 1 volume and not
+    /// finished: its files are a mix of version 1 and version 2, so only
+    /// `klfs upgrade` may unlock it (docs/CONFIG.md, "Upgrading a version 1
+    /// volume").
+    public static let upgradeInProgressFlag = "upgrade-in-progress"
 
     public let version: Int
     public internal(set) var kdf: PasswordKDF
@@ -26,6 +31,8 @@ public struct VolumeConfig: Sendable, Equatable {
 
     public var encryptsNames: Bool { featureFlags.contains(Self.encryptedNamesFlag) }
 
+    public var isUpgrading: Bool { featureFlags.contains(Self.upgradeInProgressFlag) }
+
     /// The flags this build does not understand, in file order.
     public var unknownFeatureFlags: [String] {
         featureFlags.filter { !Self.knownFeatureFlags.contains($0) }
@@ -33,10 +40,12 @@ public struct VolumeConfig: Sendable, Equatable {
 
     /// What must hold before a passphrase or master key is tried: flags
     /// known and KDF parameters within the floor and the cap. (The version
-    /// is checked while parsing: other versions may not even parse.)
-    func checkUnlockable() throws(VolumeError) {
+    /// is checked while parsing: other versions may not even parse.) A
+    /// volume in the middle of an upgrade unlocks only for the upgrade.
+    func checkUnlockable(forUpgrade: Bool = false) throws(VolumeError) {
         let unknown = unknownFeatureFlags
         guard unknown.isEmpty else { throw .unknownFeatureFlags(unknown) }
+        guard forUpgrade || !isUpgrading else { throw .upgradeInterrupted }
         try kdf.cost.check()
     }
 }

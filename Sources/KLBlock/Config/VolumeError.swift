@@ -23,6 +23,10 @@ public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Feature flags this build does not know; the volume may use a format
     /// it cannot read, so it refuses to unlock.
     case unknownFeatureFlags([String])
+    /// klfs.conf says a `klfs upgrade` began and did not finish.
+    case upgradeInterrupted
+    /// `klfs upgrade` on a volume that is already at `version`.
+    case alreadyUpgraded(version: Int)
     /// Argon2id parameters below the floor (a tampered or hand-edited config,
     /// or an override that is too weak).
     case kdfBelowFloor(opslimit: UInt64, memlimit: UInt64)
@@ -72,6 +76,10 @@ public enum VolumeError: Error, Equatable, Sendable, CustomStringConvertible {
             return "klfs.conf format version \(version) is not supported (this klfs reads versions \(supported.lowerBound) to \(supported.upperBound))"
         case .unknownFeatureFlags(let flags):
             return "klfs.conf uses unknown feature flag(s): \(flags.joined(separator: ", "))"
+        case .upgradeInterrupted:
+            return "an upgrade of this volume to format version 2 was interrupted; run `klfs upgrade` on it again to finish it"
+        case .alreadyUpgraded(let version):
+            return "the volume is already format version \(version); there is nothing to upgrade"
         case .kdfBelowFloor(let ops, let mem):
             return "Argon2id parameters opslimit \(ops), memlimit \(mem / mebibyte) MiB are below the floor "
                 + "(opslimit \(Argon2idCost.floor.opslimit), memlimit \(Argon2idCost.floor.memlimit / mebibyte) MiB)"

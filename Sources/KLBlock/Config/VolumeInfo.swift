@@ -4,6 +4,13 @@ public struct VolumeInfo: Sendable, CustomStringConvertible {
     public let path: String
     public let config: VolumeConfig
 
+    private var versionNote: String {
+        if config.isUpgrading { return " (an upgrade from version 1 was interrupted: run `klfs upgrade` again)" }
+        return config.version == 1
+            ? " (sizes in clear and headers unauthenticated; `klfs upgrade` converts to \(VolumeConfig.currentVersion))"
+            : " (sizes encrypted, headers authenticated, xattrs encrypted)"
+    }
+
     public var lines: [String] {
         let cost = config.kdf.cost
         var kdf = "Argon2id (libsodium \(PasswordKDF.algorithmName)), opslimit \(cost.opslimit), "
@@ -14,9 +21,7 @@ public struct VolumeInfo: Sendable, CustomStringConvertible {
             : config.featureFlags.joined(separator: ", ") + (unknown.isEmpty ? "" : " (unknown: \(unknown.joined(separator: ", ")))")
         return [
             "Config:         \(path)",
-            "Format version: \(config.version)" + (config.version == 1
-                ? " (sizes in clear and headers unauthenticated; `klfs upgrade` converts to \(VolumeConfig.currentVersion))"
-                : " (sizes encrypted, headers authenticated, xattrs encrypted)"),
+            "Format version: \(config.version)" + versionNote,
             "Sector size:    \(config.sectorSize.bytes) bytes",
             "Cipher:         AES-256-XTS, 512-bit master key (K1 || K2)",
             "Key wrap:       \(WrappedMasterKey.algorithmName), config fields authenticated"
