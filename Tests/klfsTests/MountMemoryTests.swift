@@ -123,23 +123,21 @@ import Testing
     /// the daemon does hold.
     private let controlNeedle = "the cipher dir's path"
 
-    /// The master key, K1, K2, the names and header keys, their AES key
-    /// schedules (encryption and decryption, round keys 2-14: 0 and 1 are
-    /// the key itself) and the passphrase, each with a name for the report;
-    /// and the positive control.
+    /// The master key, K1, K2, the names, header and xattr keys, their AES
+    /// key schedules (encryption and decryption, round keys 2-14: 0 and 1
+    /// are the key itself) and the passphrase, each with a name for the
+    /// report; and the positive control.
     private func secrets(of volume: VolumeFixture) -> [(String, [UInt8])] {
+        let keys = [("K1", Array(volume.masterKey[..<32])), ("K2", Array(volume.masterKey[32...])),
+                    ("names key", SpecReader.namesKey(masterKey: volume.masterKey)),
+                    ("header key", SpecReader.headerKey(masterKey: volume.masterKey)),
+                    ("xattr key", SpecReader.xattrKey(masterKey: volume.masterKey))]
         var needles: [(String, [UInt8])] = [
             (controlNeedle, Array(volume.cipherDir.utf8)),
             ("master key", volume.masterKey),
-            ("XTS data key K1", Array(volume.masterKey[..<32])),
-            ("XTS tweak key K2", Array(volume.masterKey[32...])),
-            ("names key", SpecReader.namesKey(masterKey: volume.masterKey)),
-            ("header key", SpecReader.headerKey(masterKey: volume.masterKey)),
             ("passphrase", Array(VolumeFixture.passphrase.utf8)),
-        ]
-        for (name, key) in [("K1", Array(volume.masterKey[..<32])), ("K2", Array(volume.masterKey[32...])),
-                            ("names key", SpecReader.namesKey(masterKey: volume.masterKey)),
-                            ("header key", SpecReader.headerKey(masterKey: volume.masterKey))] {
+        ] + keys
+        for (name, key) in keys {
             var encrypt = klfs_aes_key(), decrypt = klfs_aes_key()
             _ = klfs_aes_expand_key(key, 256, &encrypt, &decrypt)
             needles.append(("\(name) encryption schedule", roundKeys(encrypt, 2..<15)))

@@ -4,9 +4,12 @@ import KLEngine
 /// key (K1, K2) as one AES-256-XTS data unit: a random 8-byte nonce N,
 /// then the string PKCS#7-padded to whole blocks and encrypted with data
 /// unit number N * 2^64 + index. Each use has its own index at the top of
-/// the 64-bit range, which no file sector reaches (file sizes stay below
-/// 2^63), so no sealed string shares a tweak with a file sector or with a
-/// string of another use; the fresh N makes equal strings seal differently.
+/// the 64-bit range, which no sector index reaches (file sizes stay below
+/// 2^63), so no sealed string shares a tweak with a string of another use
+/// or with a sector of a version 1 file (file ID N * 2^64); a version 2
+/// file's sectors start at a random 128-bit file ID, and meet one only by
+/// the chance two files' sector ranges overlap (docs/FORMAT.md, "Sectors").
+/// The fresh N makes equal strings seal differently.
 /// docs/FORMAT.md, "Symlink targets" and "Extended attributes".
 enum SealedDataUnit {
     /// The sector index each use takes the place of.
