@@ -30,6 +30,10 @@ struct MountRequest {
         if volume.key.engine == .aesni {
             printError("klfs: engine aesni: the expanded AES-XTS key stays in this process's memory for the mount's life (locked, out of core dumps); the keylocker engines hold only handles")
         }
+        // The kernel has already applied the caller's umask to every mode a
+        // create, mkdir or mknod request carries (klfs does not ask for
+        // FUSE_CAP_DONT_MASK); the daemon's own would apply a second one.
+        umask(0)
         var filesystemOptions = FilesystemOptions()
         filesystemOptions.readOnly = options.readOnly
         filesystemOptions.writebackCache = options.writebackCache
