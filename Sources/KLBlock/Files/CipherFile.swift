@@ -1,4 +1,3 @@
-
 /// One plaintext file stored as a backing file: a header, then AES-256-XTS
 /// sectors (docs/FORMAT.md).
 ///

@@ -19,7 +19,7 @@ struct ExtendedAttributeUpgrade: Sendable {
                  into report: inout UpgradeReport) throws(CipherFileError) -> Bool {
         var complete = true
         for name in try calls.names(of: fd) {
-            guard name.starts(with: Array("user.".utf8)) else {
+            guard name.starts(with: ExtendedAttributeCipher.namespace) else {
                 report.attributesOutsideUser += 1
                 continue
             }
