@@ -2,10 +2,10 @@ import Glibc
 
 /// A pthread readers-writer lock that prefers writers, so a stream of
 /// readers cannot starve a writer waiting for the file.
-final class ReadersWriterLock: @unchecked Sendable {
+public final class ReadersWriterLock: @unchecked Sendable {
     private let lock: UnsafeMutablePointer<pthread_rwlock_t>
 
-    init() {
+    public init() {
         lock = .allocate(capacity: 1)
         var attributes = pthread_rwlockattr_t()
         pthread_rwlockattr_init(&attributes)
@@ -20,13 +20,13 @@ final class ReadersWriterLock: @unchecked Sendable {
         lock.deallocate()
     }
 
-    func withReadLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    public func withReadLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         pthread_rwlock_rdlock(lock)
         defer { pthread_rwlock_unlock(lock) }
         return try body()
     }
 
-    func withWriteLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    public func withWriteLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         pthread_rwlock_wrlock(lock)
         defer { pthread_rwlock_unlock(lock) }
         return try body()

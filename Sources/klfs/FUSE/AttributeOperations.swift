@@ -22,15 +22,9 @@ extension Filesystem {
     /// result, as every reply carrying an entry must.
     func lookUp(_ name: UnsafePointer<CChar>, in parent: Inode) throws(SystemError) -> fuse_entry_param {
         if isHidden(name, in: parent) { throw SystemError(ENOENT) }
-        let fd = try checked(openat(parent.fd, name, cfuse_o_path | O_NOFOLLOW | O_CLOEXEC))
-        let st: stat
-        do throws(SystemError) {
-            st = try backingAttributes(fd)
-        } catch {
-            close(fd)
-            throw error
-        }
-        let inode = inodes.remember(fd: fd, attributes: st)
+        let opened = PathDescriptor(try inodes.descriptors.openPath(name, in: try parent.fd))
+        let st = try backingAttributes(opened.fd)
+        let inode = inodes.remember(opened, attributes: st, at: BackingLocation(parent: parent, name: cString(name)))
         do throws(SystemError) {
             var entry = fuse_entry_param()
             entry.ino = inode.nodeID
@@ -48,7 +42,7 @@ extension Filesystem {
     /// (for a symlink with an encrypted target, the plaintext target's length)
     /// (st_blocks stays the backing file's, which is what the disk holds).
     func attributes(of inode: Inode) throws(SystemError) -> stat {
-        try attributes(of: inode, backing: try backingAttributes(inode.fd), header: .descriptor)
+        try attributes(of: inode, backing: try backingAttributes(try inode.fd), header: .descriptor)
     }
 
     /// `st` is the backing file's stat, just taken.
@@ -72,12 +66,12 @@ extension Filesystem {
                  _ fi: UnsafeMutablePointer<fuse_file_info>?) throws(SystemError) {
         let inode = try inodes.inode(node)
         if fields & FUSE_SET_ATTR_MODE != 0 {
-            try checked(chmod(procPath(inode.fd), wanted.st_mode & 0o7777))
+            try checked(chmod(procPath(try inode.fd), wanted.st_mode & 0o7777))
         }
         if fields & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) != 0 {
             let uid = fields & FUSE_SET_ATTR_UID != 0 ? wanted.st_uid : uid_t.max
             let gid = fields & FUSE_SET_ATTR_GID != 0 ? wanted.st_gid : gid_t.max
-            try checked(fchownat(inode.fd, "", uid, gid, cfuse_at_empty_path | AT_SYMLINK_NOFOLLOW))
+            try checked(fchownat(try inode.fd, "", uid, gid, cfuse_at_empty_path | AT_SYMLINK_NOFOLLOW))
         }
         if fields & FUSE_SET_ATTR_SIZE != 0 {
             guard inode.isRegularFile else { throw SystemError(inode.isDirectory ? EISDIR : EINVAL) }
@@ -88,7 +82,7 @@ extension Filesystem {
                 timeToSet(fields, given: FUSE_SET_ATTR_ATIME, now: FUSE_SET_ATTR_ATIME_NOW, wanted.st_atim),
                 timeToSet(fields, given: FUSE_SET_ATTR_MTIME, now: FUSE_SET_ATTR_MTIME_NOW, wanted.st_mtim),
             ]
-            try checked(utimensat(AT_FDCWD, procPath(inode.fd), &times, 0))
+            try checked(utimensat(AT_FDCWD, procPath(try inode.fd), &times, 0))
         }
         var st = try attributes(of: inode)
         fuse_reply_attr(req, &st, options.attributeTimeout)
@@ -136,7 +130,7 @@ extension Filesystem {
 
     func statfs(_ req: fuse_req_t) throws(SystemError) {
         var info = statvfs()
-        try checked(fstatvfs(inodes.root.fd, &info))
+        try checked(fstatvfs(try inodes.root.fd, &info))
         fuse_reply_statfs(req, &info)
     }
 }

@@ -23,7 +23,7 @@ extension Filesystem {
     /// since a partial-sector write reads the sector first; read-only when
     /// the mount is, or when a read-only request may not have more.
     private func openBacking(_ inode: Inode, forWriting: Bool) throws(SystemError) -> Int32 {
-        let path = procPath(inode.fd)
+        let path = procPath(try inode.fd)
         if options.readOnly { return try checked(Glibc.open(path, O_RDONLY | O_CLOEXEC)) }
         let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
         if fd == -1 && errno == EACCES && !forWriting {
@@ -60,11 +60,11 @@ extension Filesystem {
         inode.contents.size { headerSize(of: inode, at: header) } ?? 0
     }
 
-    private func headerSize(of inode: Inode, at location: HeaderLocation) -> Int? {
+    private func headerSize(of inode: Inode, at location: HeaderLocation) -> KnownSize? {
         guard let fd = location.open(inode) else { return nil }
         defer { close(fd) }
         do throws(CipherFileError) {
-            return try CipherFileHeader.read(fromDescriptor: fd, format: fileFormat)?.size ?? 0
+            return KnownSize(try CipherFileHeader.read(fromDescriptor: fd, format: fileFormat)?.size ?? 0, descriptor: fd)
         } catch {
             _ = failure(error, in: inode)
             return nil
@@ -82,13 +82,14 @@ extension Filesystem {
     func createFile(_ name: UnsafePointer<CChar>, mode: mode_t, exclusive: Bool,
                     in directory: Inode) throws(SystemError) -> (Int32, CipherFile) {
         let flags = O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW | (exclusive ? O_EXCL : 0)
-        let fd = try checked(openat(directory.fd, name, flags, mode & 0o7777))
+        let directoryFD = try directory.fd
+        let fd = try checked(openat(directoryFD, name, flags, mode & 0o7777))
         do throws(CipherFileError) {
             return (fd, try CipherFile.create(descriptor: fd, format: fileFormat))
         } catch {
             // The header did not fit (ENOSPC): the create fails, so its name
             // must not stay behind as an empty file.
-            if exclusive { unlinkat(directory.fd, name, 0) }
+            if exclusive { unlinkat(directoryFD, name, 0) }
             close(fd)
             throw SystemError(error.errno)
         }
@@ -112,15 +113,16 @@ enum HeaderLocation {
     /// that leads elsewhere by now (renamed meanwhile) falls back to the
     /// descriptor, so the size read is always this inode's.
     func open(_ inode: Inode) -> Int32? {
-        if case .name(let name, let parent) = self {
-            let fd = openat(parent.fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        if case .name(let name, let parent) = self, let parentFD = try? parent.fd {
+            let fd = openat(parentFD, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
             if fd >= 0 {
                 var st = stat()
                 if fstat(fd, &st) == 0 && BackingID(st) == inode.backing { return fd }
                 close(fd)
             }
         }
-        let fd = Glibc.open(procPath(inode.fd), O_RDONLY | O_CLOEXEC)
+        guard let path = try? procPath(inode.fd) else { return nil }
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         return fd >= 0 ? fd : nil
     }
 }

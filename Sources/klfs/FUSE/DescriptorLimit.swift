@@ -1,12 +1,14 @@
 import Glibc
 
-/// Every inode the kernel holds a lookup of keeps an O_PATH descriptor open
-/// (InodeTable), so a tree of many files needs many descriptors: the soft
-/// limit (often 1024) is raised to the hard one, as file servers do.
-func raiseDescriptorLimit() {
+/// Raises the soft descriptor limit (often 1024) to the hard one, as file
+/// servers do, and returns it: the ``DescriptorCache`` takes half of it.
+func raiseDescriptorLimit() -> Int {
     var limit = rlimit()
     let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-    guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-    limit.rlim_cur = limit.rlim_max
-    _ = setrlimit(resource, &limit)
+    guard getrlimit(resource, &limit) == 0 else { return 1024 }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = rlimit(rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max)
+        if setrlimit(resource, [raised]) == 0 { limit = raised }
+    }
+    return Int(clamping: limit.rlim_cur)
 }

@@ -33,7 +33,7 @@ extension Filesystem {
     func readdir(_ req: fuse_req_t, _ node: fuse_ino_t, _ size: Int, _ offset: off_t,
                  plus: Bool) throws(SystemError) {
         let directory = try inodes.inode(node)
-        let listing = try DirectoryStream(directory.fd, at: offset)
+        let listing = try DirectoryStream(try directory.fd, at: offset)
         try withReplyBuffer(size) { reply throws(SystemError) in
             let buffer = reply.baseAddress!.assumingMemoryBound(to: CChar.self)
             let used = try fill(buffer, size, from: listing, of: directory, req, plus: plus)
@@ -115,7 +115,10 @@ extension Filesystem {
         let directory = try inodes.inode(parent)
         if isHidden(name, in: directory) { throw SystemError(ENOENT) }
         let backing = try names.backingName(name, in: directory)
-        try names.removeDirectory(backing.name, in: directory)
+        let removed = try entry(backing.name, in: directory)
+        try removing(backing.name, from: directory, of: removed?.known) { () throws(SystemError) in
+            try names.removeDirectory(backing.name, in: directory)
+        }
         names.removed(backing, in: directory)
         fuse_reply_err(req, 0)
     }

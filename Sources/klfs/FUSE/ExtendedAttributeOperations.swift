@@ -22,7 +22,7 @@ extension Filesystem {
     func getxattr(_ req: fuse_req_t, _ node: fuse_ino_t, _ name: UnsafePointer<CChar>, _ size: Int) throws(SystemError) {
         try requireExtendedAttributes()
         let inode = try inodes.inode(node)
-        let path = procPath(inode.fd)
+        let path = procPath(try inode.fd)
         let backingName = try xattrs.backingName(name, otherNamespace: ENODATA)
         let stored = try wholeBackingXattr { buffer, capacity in CFuse.getxattr(path, backingName, buffer, capacity) }
         try replyXattr(req, size, try xattrs.value(of: stored, named: backingName, of: inode))
@@ -31,7 +31,7 @@ extension Filesystem {
     func listxattr(_ req: fuse_req_t, _ node: fuse_ino_t, _ size: Int) throws(SystemError) {
         try requireExtendedAttributes()
         let inode = try inodes.inode(node)
-        let path = procPath(inode.fd)
+        let path = procPath(try inode.fd)
         let stored = try wholeBackingXattr { buffer, capacity in
             CFuse.listxattr(path, buffer?.assumingMemoryBound(to: CChar.self), capacity)
         }

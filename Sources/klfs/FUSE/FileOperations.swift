@@ -92,11 +92,11 @@ extension Filesystem {
     /// them. "Privileged" is uid 0 here: the request does not carry the
     /// caller's capabilities.
     private func dropSetIDBits(of inode: Inode, truncatedBy caller: fuse_ctx) {
-        guard caller.uid != 0, let st = try? backingAttributes(inode.fd) else { return }
+        guard caller.uid != 0, let fd = try? inode.fd, let st = try? backingAttributes(fd) else { return }
         var mode = st.st_mode & 0o7777
         if mode & S_ISUID != 0 { mode &= ~S_ISUID }
         if mode & (S_ISGID | S_IXGRP) == S_ISGID | S_IXGRP { mode &= ~S_ISGID }
-        if mode != st.st_mode & 0o7777 { chmod(procPath(inode.fd), mode) }
+        if mode != st.st_mode & 0o7777 { chmod(procPath(fd), mode) }
     }
 
     /// With the writeback cache the kernel owns the size and sends O_APPEND

@@ -27,12 +27,7 @@ final class Filesystem: @unchecked Sendable {
     /// Opens the cipher dir; `volume` encrypts and decrypts its files.
     init(cipherDir: String, volume: UnlockedVolume, options: FilesystemOptions) throws(SystemError) {
         let rootFD = try checked(Glibc.open(cipherDir, cfuse_o_path | O_DIRECTORY | O_CLOEXEC))
-        do throws(SystemError) {
-            inodes = try InodeTable(rootFD: rootFD)
-        } catch {
-            close(rootFD)
-            throw error
-        }
+        inodes = try InodeTable(rootFD: rootFD, descriptorCapacity: options.descriptorCapacity)
         self.volume = volume
         self.fileFormat = volume.fileFormat
         self.names = NameTranslation(volume: volume)
@@ -66,9 +61,11 @@ final class Filesystem: @unchecked Sendable {
 /// handler ends with exactly one fuse_reply_* call on success.
 func respond(_ req: fuse_req_t?, _ handler: (Filesystem, fuse_req_t) throws(SystemError) -> Void) {
     guard let req else { return }
-    do {
-        try handler(Filesystem.serving(req), req)
-    } catch {
-        fuse_reply_err(req, error.code)
+    RequestScope.serving { () -> Void in
+        do throws(SystemError) {
+            try handler(Filesystem.serving(req), req)
+        } catch {
+            fuse_reply_err(req, error.code)
+        }
     }
 }

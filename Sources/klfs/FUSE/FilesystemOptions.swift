@@ -24,6 +24,9 @@ struct FilesystemOptions: Sendable {
     /// attributes. Short, because the backing dir may change under us.
     var entryTimeout = 1.0
     var attributeTimeout = 1.0
+    /// How many O_PATH descriptors the daemon keeps open on backing files
+    /// the kernel knows (``DescriptorCache``).
+    var descriptorCapacity = 1024
     /// Threads serving requests (libfuse's default cap on its own pool).
     var workers: UInt32 = 10
     /// How long the worker that finished a request keeps asking for the

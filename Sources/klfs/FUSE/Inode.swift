@@ -13,34 +13,41 @@ struct BackingID: Hashable {
     }
 }
 
-/// One file the kernel knows by node ID: an O_PATH descriptor on the
-/// backing file (so renames in the backing dir never lose it) and, while
+/// One file the kernel knows by node ID: where its backing file is, a
+/// descriptor on it while the ``DescriptorCache`` keeps one, and, while
 /// the file is open, its contents.
-///
-/// The descriptor closes when the last reference goes: the table drops its
-/// reference on the final forget, and a request still running keeps the
-/// inode alive until it ends.
 final class Inode: @unchecked Sendable {
     let nodeID: fuse_ino_t
     let backing: BackingID
-    /// O_PATH | O_NOFOLLOW on the backing file.
-    let fd: Int32
     /// S_IFREG, S_IFDIR, S_IFLNK, ...: fixed for a file's life.
     let type: mode_t
     /// Kernel lookups not yet forgotten; guarded by the ``InodeTable``.
     var lookups: UInt64 = 0
     /// The decrypted view shared by every open handle of a regular file.
     let contents = SharedContents()
+    private unowned let descriptors: DescriptorCache
 
-    init(nodeID: fuse_ino_t, fd: Int32, attributes st: stat) {
+    // Guarded by the DescriptorCache's lock:
+    /// The name it was last found by; nil for an orphan (DescriptorCache.orphan).
+    var location: BackingLocation?
+    var cachedDescriptor: PathDescriptor?
+    /// Its slot in the cache's ring, or -1.
+    var cacheSlot = -1
+    var recentlyUsed = false
+
+    init(nodeID: fuse_ino_t, attributes st: stat, descriptors: DescriptorCache) {
         self.nodeID = nodeID
-        self.fd = fd
         self.backing = BackingID(st)
         self.type = fileType(st.st_mode)
+        self.descriptors = descriptors
+    }
+
+    /// An O_PATH | O_NOFOLLOW descriptor on the backing file, open until
+    /// the calling request ends.
+    var fd: Int32 {
+        get throws(SystemError) { try descriptors.descriptor(of: self) }
     }
 
     var isRegularFile: Bool { type == S_IFREG }
     var isDirectory: Bool { type == S_IFDIR }
-
-    deinit { close(fd) }
 }

@@ -25,7 +25,7 @@ struct MountRequest {
         // The emulator goes in before any engine code runs and before
         // libfuse starts its worker threads, which inherit CPUID faulting.
         try emulation.apply()
-        raiseDescriptorLimit()
+        let descriptorLimit = raiseDescriptorLimit()
         let volume = try key.unlock(cipherDir: cipherDir, engine: try makeEngine(engine))
         if volume.key.engine == .aesni {
             printError("klfs: engine aesni: the expanded AES-XTS key stays in this process's memory for the mount's life (locked, out of core dumps); the keylocker engines hold only handles")
@@ -38,6 +38,7 @@ struct MountRequest {
         filesystemOptions.readOnly = options.readOnly
         filesystemOptions.writebackCache = options.writebackCache
         filesystemOptions.extendedAttributes = options.extendedAttributes
+        filesystemOptions.descriptorCapacity = DescriptorCache.capacity(forDescriptorLimit: descriptorLimit)
         let filesystem: Filesystem
         do {
             filesystem = try Filesystem(cipherDir: cipherDir, volume: volume, options: filesystemOptions)

@@ -14,21 +14,24 @@ extension Filesystem {
     func giveToCaller(_ req: fuse_req_t, _ name: UnsafePointer<CChar>, in parent: Inode) throws(SystemError) {
         let caller = fuse_req_ctx(req)!.pointee
         guard geteuid() == 0, caller.uid != 0 || caller.gid != 0 else { return }
-        try checked(fchownat(parent.fd, name, caller.uid, caller.gid, AT_SYMLINK_NOFOLLOW))
+        try checked(fchownat(try parent.fd, name, caller.uid, caller.gid, AT_SYMLINK_NOFOLLOW))
     }
 
     func unlink(_ req: fuse_req_t, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>) throws(SystemError) {
         let directory = try inodes.inode(parent)
         if isHidden(name, in: directory) { throw SystemError(ENOENT) }
         let backing = try names.backingName(name, in: directory)
-        var st = stat()
-        let found = fstatat(directory.fd, backing.name, &st, AT_SYMLINK_NOFOLLOW) == 0
-        let large = found && Int(st.st_blocks) * 512 >= Self.spaceReleasedAtUnlink
-        let known = large ? inodes.known(BackingID(st)) : nil
-        if found { inodes.forgottenSizes.drop(BackingID(st)) }
-        try checked(unlinkat(directory.fd, backing.name, 0))
+        let directoryFD = try directory.fd
+        let removed = try entry(backing.name, in: directory)
+        if let removed { inodes.forgottenSizes.drop(BackingID(removed.attributes)) }
+        try removing(backing.name, from: directory, of: removed?.known) { () throws(SystemError) in
+            try checked(unlinkat(directoryFD, backing.name, 0))
+        }
         names.removed(backing, in: directory)
-        if let known { releaseSpace(of: known) }
+        if let removed, let known = removed.known,
+           Int(removed.attributes.st_blocks) * 512 >= Self.spaceReleasedAtUnlink {
+            releaseSpace(of: known)
+        }
         fuse_reply_err(req, 0)
     }
 
@@ -43,12 +46,13 @@ extension Filesystem {
     /// O_PATH descriptor until the kernel's FORGET, which is asynchronous:
     /// without this, `rm big; write` on a full disk could see ENOSPC.
     private func releaseSpace(of inode: Inode) {
-        guard inode.isRegularFile, let st = try? backingAttributes(inode.fd), st.st_nlink == 0 else { return }
-        inode.contents.whileUnused {
-            let fd = Glibc.open(procPath(inode.fd), O_WRONLY | O_CLOEXEC)
-            guard fd >= 0 else { return }
-            ftruncate(fd, 0)
-            close(fd)
+        guard inode.isRegularFile, let path = try? procPath(inode.fd), let st = try? backingAttributes(inode.fd),
+              st.st_nlink == 0 else { return }
+        inode.contents.whileUnused { () -> KnownSize? in
+            let fd = Glibc.open(path, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { return nil }
+            defer { close(fd) }
+            return ftruncate(fd, 0) == 0 ? KnownSize(0, descriptor: fd) : nil
         }
     }
 
@@ -62,23 +66,55 @@ extension Filesystem {
         if isHidden(name, in: from) { throw SystemError(ENOENT) }
         try refuseHidden(newName, in: to)
         let source = try names.backingName(name, in: from), target = try names.backingName(newName, in: to)
-        dropForgottenSize(of: target, in: to)
+        let fromFD = try from.fd, toFD = try to.fd
+        let moving = try entry(source.name, in: from)?.known
+        let replaced = try entry(target.name, in: to)
+        if let replaced { inodes.forgottenSizes.drop(BackingID(replaced.attributes)) }
+        let renamed = { () throws(SystemError) -> Void in
+            try checked(cfuse_renameat2(fromFD, source.name, toFD, target.name, flags))
+        }
         if flags & cfuse_rename_exchange != 0 {
-            try checked(cfuse_renameat2(from.fd, source.name, to.fd, target.name, flags))
+            try inodes.descriptors.movingNames { () throws(SystemError) in
+                try renamed()
+                if let moving { inodes.descriptors.moved(moving, to: BackingLocation(parent: to, name: target.name)) }
+                if let other = replaced?.known {
+                    inodes.descriptors.moved(other, to: BackingLocation(parent: from, name: source.name))
+                }
+            }
         } else {
+            let other = replaced?.known === moving ? nil : replaced?.known
             try names.creating(target, in: to) { () throws(SystemError) in
-                try checked(cfuse_renameat2(from.fd, source.name, to.fd, target.name, flags))
+                try removing(target.name, from: to, of: other) { () throws(SystemError) in
+                    try renamed()
+                    if let moving { inodes.descriptors.moved(moving, to: BackingLocation(parent: to, name: target.name)) }
+                }
             }
             names.removed(source, in: from)
         }
         fuse_reply_err(req, 0)
     }
 
-    /// A rename replacing `target` may free its backing file.
-    private func dropForgottenSize(of target: BackingName, in directory: Inode) {
+    /// The backing entry `name` of `directory`: its attributes, and its
+    /// inode if the kernel knows it.
+    func entry(_ name: [CChar], in directory: Inode) throws(SystemError) -> (attributes: stat, known: Inode?)? {
         var st = stat()
-        if fstatat(directory.fd, target.name, &st, AT_SYMLINK_NOFOLLOW) == 0 {
-            inodes.forgottenSizes.drop(BackingID(st))
+        guard fstatat(try directory.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }
+        return (st, inodes.known(BackingID(st)))
+    }
+
+    /// Runs `remove`, which takes the backing name `name` in `directory`
+    /// away from `inode` (unlink, rmdir, a rename over it). If the inode
+    /// went by that name, its descriptor, taken first, stays open for it
+    /// (``DescriptorCache/orphan(_:keeping:)``).
+    func removing(_ name: [CChar], from directory: Inode, of inode: Inode?,
+                  _ remove: () throws(SystemError) -> Void) throws(SystemError) {
+        let descriptors = inodes.descriptors
+        let orphan = inode.flatMap { inode in
+            descriptors.isNamed(inode, name, in: directory) ? try? descriptors.pinnedDescriptor(of: inode) : nil
+        }
+        try descriptors.movingNames { () throws(SystemError) in
+            try remove()
+            if let inode, let orphan { descriptors.orphan(inode, keeping: orphan) }
         }
     }
 
@@ -89,7 +125,7 @@ extension Filesystem {
         try refuseHidden(newName, in: directory)
         let backing = try names.backingName(newName, in: directory)
         try names.creating(backing, in: directory) { () throws(SystemError) in
-            try checked(linkat(AT_FDCWD, procPath(inode.fd), directory.fd, backing.name, AT_SYMLINK_FOLLOW))
+            try checked(linkat(AT_FDCWD, procPath(try inode.fd), try directory.fd, backing.name, AT_SYMLINK_FOLLOW))
         }
         var entry = try lookUp(backing.name, in: directory)
         fuse_reply_entry(req, &entry)
@@ -104,7 +140,7 @@ extension Filesystem {
         let backing = try names.backingName(name, in: directory)
         let stored = try names.backingTarget(target)
         try names.creating(backing, in: directory) { () throws(SystemError) in
-            try checked(symlinkat(stored, directory.fd, backing.name))
+            try checked(symlinkat(stored, try directory.fd, backing.name))
         }
         try giveToCaller(req, backing.name, in: directory)
         var entry = try lookUp(backing.name, in: directory)
@@ -127,7 +163,7 @@ extension Filesystem {
         try names.creating(backing, in: directory) { () throws(SystemError) in
             switch fileType(mode) {
             case S_IFIFO, S_IFSOCK:
-                try checked(mknodat(directory.fd, backing.name, mode, 0))
+                try checked(mknodat(try directory.fd, backing.name, mode, 0))
             case S_IFREG:
                 try createEmptyFile(backing.name, mode: mode, in: directory)
             default:

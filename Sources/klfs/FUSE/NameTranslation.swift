@@ -81,7 +81,7 @@ final class NameTranslation: @unchecked Sendable {
         let backing = String(cString: name)
         let encoded: String
         if LongName.isHashedName(backing) {
-            guard let full = LongName.readSidecar(for: backing, in: directory.fd) else {
+            guard let directoryFD = try? directory.fd, let full = LongName.readSidecar(for: backing, in: directoryFD) else {
                 logOnce(directory, backing, "long name without a matching sidecar; not listed")
                 return nil
             }
@@ -123,7 +123,8 @@ final class NameTranslation: @unchecked Sendable {
     func removed(_ backing: BackingName, in directory: Inode) {
         guard backing.longName != nil else { return }
         var st = stat()
-        if fstatat(directory.fd, backing.name, &st, AT_SYMLINK_NOFOLLOW) == 0 { return }
+        guard let directoryFD = try? directory.fd else { return }
+        if fstatat(directoryFD, backing.name, &st, AT_SYMLINK_NOFOLLOW) == 0 { return }
         removeSidecar(of: backing, in: directory)
     }
 
@@ -142,7 +143,7 @@ final class NameTranslation: @unchecked Sendable {
     /// The plaintext target of the symlink `inode`.
     func target(of inode: Inode) throws(SystemError) -> [UInt8] {
         var stored = [UInt8](repeating: 0, count: Int(PATH_MAX))
-        let length = try checked(readlinkat(inode.fd, "", &stored, stored.count))
+        let length = try checked(readlinkat(try inode.fd, "", &stored, stored.count))
         stored.removeSubrange(length...)
         guard encrypts else { return stored }
         do throws(NameError) {
@@ -158,7 +159,7 @@ final class NameTranslation: @unchecked Sendable {
     /// The IV of `directory`, read once per node.
     func directoryIV(of directory: Inode) throws(SystemError) -> [UInt8] {
         if let iv = lock.withLock({ ivCache[directory.nodeID] }) { return iv }
-        switch DirectoryIV.read(in: directory.fd) {
+        switch DirectoryIV.read(in: try directory.fd) {
         case .success(let iv):
             lock.withLock {
                 if ivCache.count >= Self.ivCacheLimit { ivCache.removeAll() }
@@ -174,9 +175,10 @@ final class NameTranslation: @unchecked Sendable {
     /// mkdir: the new directory `backing` in `parent`, with its IV. A mode
     /// without owner write is opened up for the one write of the IV.
     func makeDirectory(_ backing: [CChar], mode: mode_t, in parent: Inode) throws(SystemError) {
-        try checked(mkdirat(parent.fd, backing, mode))
+        let parentFD = try parent.fd
+        try checked(mkdirat(parentFD, backing, mode))
         guard encrypts else { return }
-        let fd = openat(parent.fd, backing, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        let fd = openat(parentFD, backing, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         var status = fd >= 0 ? DirectoryIV.write(DirectoryIV.random(), in: fd) : errno
         if status == EACCES {
             var st = stat()
@@ -187,7 +189,7 @@ final class NameTranslation: @unchecked Sendable {
         }
         if fd >= 0 { close(fd) }
         if status != 0 {
-            unlinkat(parent.fd, backing, AT_REMOVEDIR)
+            unlinkat(parentFD, backing, AT_REMOVEDIR)
             throw SystemError(status)
         }
     }
@@ -195,16 +197,17 @@ final class NameTranslation: @unchecked Sendable {
     /// rmdir: a directory holding nothing but its IV file counts as empty.
     /// The IV goes first, and comes back if the directory cannot go.
     func removeDirectory(_ backing: [CChar], in parent: Inode) throws(SystemError) {
+        let parentFD = try parent.fd
         guard encrypts else {
-            try checked(unlinkat(parent.fd, backing, AT_REMOVEDIR))
+            try checked(unlinkat(parentFD, backing, AT_REMOVEDIR))
             return
         }
-        let fd = try checked(openat(parent.fd, backing, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))
+        let fd = try checked(openat(parentFD, backing, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))
         defer { close(fd) }
         try requireOnlyIV(fd)
         let iv = try? DirectoryIV.read(in: fd).get()
         if unlinkat(fd, DirectoryIV.fileName, 0) != 0 && errno != ENOENT { throw SystemError.current }
-        if unlinkat(parent.fd, backing, AT_REMOVEDIR) != 0 {
+        if unlinkat(parentFD, backing, AT_REMOVEDIR) != 0 {
             let error = SystemError.current
             if let iv { _ = DirectoryIV.write(iv, in: fd) }
             throw error
@@ -227,7 +230,7 @@ final class NameTranslation: @unchecked Sendable {
     /// the sidecar was there already, holding the same name).
     private func writeSidecar(of backing: BackingName, in directory: Inode) throws(SystemError) -> Bool {
         guard let longName = backing.longName else { return false }
-        switch LongName.writeSidecar(longName.encoded, for: longName.hashed, in: directory.fd) {
+        switch LongName.writeSidecar(longName.encoded, for: longName.hashed, in: try directory.fd) {
         case 0: return true
         case EEXIST: return false
         case let status: throw SystemError(status)
@@ -236,7 +239,8 @@ final class NameTranslation: @unchecked Sendable {
 
     private func removeSidecar(of backing: BackingName, in directory: Inode) {
         guard let longName = backing.longName else { return }
-        unlinkat(directory.fd, LongName.sidecarName(of: longName.hashed), 0)
+        guard let directoryFD = try? directory.fd else { return }
+        unlinkat(directoryFD, LongName.sidecarName(of: longName.hashed), 0)
     }
 
     // MARK: Errors and the log

@@ -13,39 +13,39 @@ final class SharedContents: @unchecked Sendable {
     /// The size the last user left, or that a header read found: every
     /// change goes through this mount (docs/FUSE.md, "Caching"), so getattr
     /// need not open the backing file again.
-    private var sizeWhenClosed: Int?
+    private var sizeWhenClosed: KnownSize?
 
     /// The plaintext size: the open file's, else the last one known, else
     /// what `readHeader` finds (nil for a damaged file, which is not kept).
     /// The header is read under the lock, so that a user who opens, changes
     /// and closes the file meanwhile cannot have its size overwritten.
-    func size(readingHeaderWith readHeader: () -> Int?) -> Int? {
+    func size(readingHeaderWith readHeader: () -> KnownSize?) -> Int? {
         lock.withLock {
             if let file { return file.size }
             if sizeWhenClosed == nil { sizeWhenClosed = readHeader() }
-            return sizeWhenClosed
+            return sizeWhenClosed?.size
         }
     }
 
-    /// The plaintext size if known without reading the header.
-    var knownSize: Int? {
-        lock.withLock { file?.size ?? sizeWhenClosed }
+    /// The size while nobody has the file open, if known without reading
+    /// the header.
+    var sizeWhileClosed: KnownSize? {
+        lock.withLock { file == nil ? sizeWhenClosed : nil }
     }
 
-    /// Takes `size` as the size when closed, unless one is known already.
-    func assume(_ size: Int) {
+    /// Takes `known` as the size when closed, unless one is known already.
+    func assume(_ known: KnownSize) {
         lock.withLock {
-            if file == nil && sizeWhenClosed == nil { sizeWhenClosed = size }
+            if file == nil && sizeWhenClosed == nil { sizeWhenClosed = known }
         }
     }
 
-    /// Runs `body` unless a user has the file open, and then the size is 0
-    /// (what the body leaves, for a file that lost its last name).
-    func whileUnused(_ body: () -> Void) {
+    /// Runs `body` unless a user has the file open, and then the size is
+    /// what `body` returns (for a file that lost its last name: 0).
+    func whileUnused(_ body: () -> KnownSize?) {
         lock.withLock {
             guard file == nil else { return }
-            body()
-            sizeWhenClosed = 0
+            sizeWhenClosed = body()
         }
     }
 
@@ -70,7 +70,7 @@ final class SharedContents: @unchecked Sendable {
         lock.withLock {
             users -= 1
             if users == 0 {
-                sizeWhenClosed = file?.size
+                sizeWhenClosed = file.flatMap { KnownSize($0.size, descriptor: descriptor) }
                 file = nil
                 close(descriptor)
                 descriptor = -1

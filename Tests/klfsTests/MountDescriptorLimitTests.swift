@@ -1,0 +1,105 @@
+import Foundation
+import Glibc
+import Testing
+
+/// The daemon keeps a bounded number of descriptors however many inodes
+/// the kernel caches (DescriptorCache): with 512 allowed, a tree of 20,000
+/// files can be made, listed, read, renamed and removed.
+@Suite(.serialized) struct MountDescriptorLimitTests {
+    static let files = 20_000
+    static let limit = 512
+
+    @Test func twentyThousandFilesUnderALimitOf512Descriptors() throws {
+        let volume = try VolumeFixture()
+        defer { volume.unmount() }
+        try mountUnderDescriptorLimit(volume)
+        let daemon = try #require(volume.daemonPID())
+        var mostOpen = 0
+        let sample = { mostOpen = max(mostOpen, descriptorTargets(of: daemon).count) }
+
+        try #require(mkdir(volume.path("d"), 0o755) == 0 && mkdir(volume.path("e"), 0o755) == 0)
+        for i in 0..<Self.files { try write(contents(i), to: volume.path("d/f\(i)")) }
+        sample()
+        for i in 0..<Self.files {
+            var st = stat()
+            try #require(lstat(volume.path("d/f\(i)"), &st) == 0, "stat f\(i): \(errno)")
+            try #require(st.st_size == contents(i).count)
+        }
+        sample()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: volume.path("d")).count == Self.files)
+        for i in 0..<Self.files { try #require(try read(volume.path("d/f\(i)")) == contents(i), "f\(i)") }
+        sample()
+        for i in 0..<Self.files {
+            try #require(rename(volume.path("d/f\(i)"), volume.path("e/g\(i)")) == 0, "rename f\(i): \(errno)")
+        }
+        for i in stride(from: 0, to: Self.files, by: 97) { #expect(try read(volume.path("e/g\(i)")) == contents(i)) }
+        sample()
+        for i in 0..<Self.files { try #require(unlink(volume.path("e/g\(i)")) == 0, "unlink g\(i): \(errno)") }
+        #expect(rmdir(volume.path("d")) == 0 && rmdir(volume.path("e")) == 0)
+        sample()
+        #expect(mostOpen < Self.limit, "the daemon had \(mostOpen) descriptors open")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: volume.mountPoint).isEmpty)
+    }
+
+    /// An inode whose descriptor was evicted is found again by the name it
+    /// has now: after a directory rename, through a hard link whose first
+    /// name went, and (as an orphan) after its last name went while open.
+    @Test func evictedInodesAreFoundByTheirCurrentNames() throws {
+        let volume = try VolumeFixture()
+        defer { volume.unmount() }
+        try mountUnderDescriptorLimit(volume)
+        try #require(mkdir(volume.path("a"), 0o755) == 0 && mkdir(volume.path("churn"), 0o755) == 0)
+        try write(contents(1), to: volume.path("a/file"))
+        try write(contents(2), to: volume.path("linked"))
+        try #require(link(volume.path("linked"), volume.path("a/second")) == 0)
+        try write(contents(3), to: volume.path("open"))
+        let held = try posix(open(volume.path("open"), O_RDONLY))
+        defer { close(held) }
+
+        try #require(rename(volume.path("a"), volume.path("b")) == 0)
+        try #require(unlink(volume.path("linked")) == 0)
+        try #require(unlink(volume.path("open")) == 0)
+        // More lookups than the cache holds (256): every descriptor above is evicted.
+        for i in 0..<2_000 { try write([], to: volume.path("churn/\(i)")) }
+
+        #expect(try read(volume.path("b/file")) == contents(1))
+        #expect(try read(volume.path("b/second")) == contents(2))
+        var st = stat()
+        #expect(fstat(held, &st) == 0 && st.st_nlink == 0 && st.st_size == contents(3).count)
+        #expect(stat("/proc/self/fd/\(held)", &st) == 0 && st.st_size == contents(3).count)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        #expect(pread(held, &buffer, buffer.count, 0) == contents(3).count)
+    }
+
+    /// `klfs mount` started under `prlimit --nofile=512:512`, so the daemon
+    /// it forks has that limit from the start.
+    private func mountUnderDescriptorLimit(_ volume: VolumeFixture) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+        process.arguments = ["--nofile=\(Self.limit):\(Self.limit)", klfsBinary.path, "mount", volume.cipherDir,
+                             volume.mountPoint, "--passfile", volume.passfile, "--engine", "keylocker-soft"]
+        process.environment = ["SWIFT_BACKTRACE": "enable=no"]
+        try process.run()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0 && volume.isMounted)
+    }
+
+    private func contents(_ i: Int) -> [UInt8] {
+        Array("file \(i)\n".utf8) + [UInt8](repeating: UInt8(i % 251), count: i % 700)
+    }
+
+    private func write(_ bytes: [UInt8], to path: String) throws {
+        let fd = try posix(open(path, O_WRONLY | O_CREAT | O_EXCL, 0o644))
+        defer { close(fd) }
+        try #require(Glibc.write(fd, bytes, bytes.count) == bytes.count)
+    }
+
+    private func read(_ path: String) throws -> [UInt8] {
+        let fd = try posix(open(path, O_RDONLY))
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = Glibc.read(fd, &buffer, buffer.count)
+        try #require(count >= 0)
+        return Array(buffer[0..<count])
+    }
+}
