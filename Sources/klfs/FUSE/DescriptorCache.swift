@@ -65,7 +65,10 @@ final class DescriptorCache: @unchecked Sendable {
     /// The descriptor of an inode that stays open for the mount's life
     /// (the root).
     func keepForever(_ descriptor: PathDescriptor, for inode: Inode) {
-        lock.withLock { inode.cachedDescriptor = descriptor }
+        lock.withLock {
+            inode.cachedDescriptor = descriptor
+            inode.cacheSlot = Inode.neverEvicted
+        }
     }
 
     /// A lookup found `inode` at `location` and opened it as `opened`,
@@ -77,7 +80,7 @@ final class DescriptorCache: @unchecked Sendable {
             inode.location = location
             inode.recentlyUsed = true
             if inode.cachedDescriptor == nil { inode.cachedDescriptor = opened }
-            if inode.cacheSlot < 0 { evicted = place(inode) }
+            if inode.cacheSlot == Inode.outsideTheRing { evicted = place(inode) }
         }
         withExtendedLifetime(evicted) {}
     }
@@ -169,7 +172,7 @@ final class DescriptorCache: @unchecked Sendable {
             if let raced = inode.cachedDescriptor { return raced }
             inode.cachedDescriptor = opened
             inode.recentlyUsed = true
-            if inode.location != nil { evicted = place(inode) }
+            if inode.cacheSlot == Inode.outsideTheRing { evicted = place(inode) }
             return opened
         }
     }
@@ -205,6 +208,6 @@ final class DescriptorCache: @unchecked Sendable {
         guard inode.cacheSlot >= 0 else { return }
         ring[inode.cacheSlot] = nil
         freeSlots.append(inode.cacheSlot)
-        inode.cacheSlot = -1
+        inode.cacheSlot = Inode.outsideTheRing
     }
 }

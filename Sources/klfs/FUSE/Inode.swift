@@ -31,8 +31,12 @@ final class Inode: @unchecked Sendable {
     /// The name it was last found by; nil for an orphan (DescriptorCache.orphan).
     var location: BackingLocation?
     var cachedDescriptor: PathDescriptor?
-    /// Its slot in the cache's ring, or -1.
-    var cacheSlot = -1
+    /// Its slot in the cache's ring, or one of the two below.
+    var cacheSlot = Inode.outsideTheRing
+    /// No descriptor, or an orphan's (DescriptorCache.orphan).
+    static let outsideTheRing = -1
+    /// The root's descriptor, open for the mount's life.
+    static let neverEvicted = -2
     var recentlyUsed = false
 
     init(nodeID: fuse_ino_t, attributes st: stat, descriptors: DescriptorCache) {
