@@ -158,10 +158,11 @@ extension Filesystem {
         fuse_reply_err(req, 0)
     }
 
-    /// The default mode grows the file to offset + length (the new range
-    /// reads as zeros and stays a hole: there is nothing to reserve for
-    /// sectors not yet written). cfuse_falloc_fl_keep_size alone changes nothing.
-    /// Punching holes and the other modes are not supported.
+    /// The default mode reserves backing space for the range and grows the
+    /// file to its end, so that later writes there cannot fail with ENOSPC,
+    /// as posix_fallocate promises (CipherFile.allocate says how, and
+    /// docs/FUSE.md why). FALLOC_FL_KEEP_SIZE reserves within the size
+    /// only; punching holes and the other modes are not supported.
     func fallocate(_ req: fuse_req_t, _ mode: Int32, _ offset: off_t, _ length: off_t,
                    _ fi: UnsafeMutablePointer<fuse_file_info>?) throws(SystemError) {
         guard mode & ~cfuse_falloc_fl_keep_size == 0 else { throw SystemError(EOPNOTSUPP) }
@@ -170,12 +171,10 @@ extension Filesystem {
         let handle = OpenFile.attached(to: fi)
         let (end, overflow) = Int(offset).addingReportingOverflow(Int(length))
         if overflow { throw SystemError(EFBIG) }
-        if mode & cfuse_falloc_fl_keep_size == 0 {
-            do {
-                try handle.file.grow(toAtLeast: end)
-            } catch {
-                throw failure(error, in: handle.inode)
-            }
+        do {
+            try handle.file.allocate(Int(offset)..<end, keepingSize: mode & cfuse_falloc_fl_keep_size != 0)
+        } catch {
+            throw failure(error, in: handle.inode)
         }
         fuse_reply_err(req, 0)
     }
