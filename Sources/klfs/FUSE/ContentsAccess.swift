@@ -8,7 +8,7 @@ extension Filesystem {
     /// The inode's shared contents, opened for the first user. The caller
     /// hands them back with `inode.contents.release()`.
     func acquireContents(of inode: Inode, forWriting: Bool) throws(SystemError) -> CipherFile {
-        try inode.contents.acquire { () throws(SystemError) -> (Int32, CipherFile) in
+        try acquireContents(of: inode, forWriting: forWriting) { () throws(SystemError) -> (Int32, CipherFile) in
             let fd = try openBacking(inode, forWriting: forWriting)
             do throws(CipherFileError) {
                 return (fd, try CipherFile.open(descriptor: fd, format: fileFormat))
@@ -17,6 +17,16 @@ extension Filesystem {
                 throw failure(error, in: inode)
             }
         }
+    }
+
+    /// The same, opened with `open` for the first user (create hands over
+    /// the file it made). A writer gets a writable backing descriptor
+    /// whoever opened it first.
+    func acquireContents(of inode: Inode, forWriting: Bool,
+                         _ open: () throws(SystemError) -> (Int32, CipherFile)) throws(SystemError) -> CipherFile {
+        try inode.contents.acquire(writer: forWriting, openWritable: { () throws(SystemError) -> Int32 in
+            try openBacking(inode, forWriting: true)
+        }, open)
     }
 
     /// Backing files are opened read-write whatever the request's mode,

@@ -38,9 +38,16 @@ extension Filesystem {
         }
         let inode = try inodes.inode(entry.ino)
         var adopted = false
-        let file = try inode.contents.acquire { () throws(SystemError) -> (Int32, CipherFile) in
-            adopted = true
-            return created
+        let writes = fi.pointee.flags & O_ACCMODE != O_RDONLY
+        let file: CipherFile
+        do {
+            file = try acquireContents(of: inode, forWriting: writes) { () throws(SystemError) -> (Int32, CipherFile) in
+                adopted = true
+                return created
+            }
+        } catch {
+            close(created.fd)
+            throw error
         }
         if !adopted { close(created.fd) }
         attachOpenFile(OpenFile(inode: inode, file: file, appends: appendsInDaemon(fi.pointee.flags)), to: fi)
