@@ -54,7 +54,8 @@ extension Filesystem {
 
     /// RENAME_NOREPLACE and RENAME_EXCHANGE go to renameat2 as they are.
     /// Across directories the name is encrypted under the target's IV. An
-    /// exchange keeps both names, so both long-name sidecars stay.
+    /// exchange keeps both names, so both long-name sidecars stay. A
+    /// directory replacing an empty one: NameTranslation.rename.
     func rename(_ req: fuse_req_t, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>,
                 _ newParent: fuse_ino_t, _ newName: UnsafePointer<CChar>, _ flags: UInt32) throws(SystemError) {
         guard flags & ~(cfuse_rename_noreplace | cfuse_rename_exchange) == 0 else { throw SystemError(EINVAL) }
@@ -67,7 +68,7 @@ extension Filesystem {
             try checked(cfuse_renameat2(from.fd, source.name, to.fd, target.name, flags))
         } else {
             try names.creating(target, in: to) { () throws(SystemError) in
-                try checked(cfuse_renameat2(from.fd, source.name, to.fd, target.name, flags))
+                try names.rename(source.name, in: from, to: target.name, in: to, flags: flags)
             }
             names.removed(source, in: from)
         }

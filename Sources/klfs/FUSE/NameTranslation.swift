@@ -211,12 +211,36 @@ final class NameTranslation: @unchecked Sendable {
         }
     }
 
+    /// rename of `source` in `from` to `target` in `to` (flags: 0 or
+    /// RENAME_NOREPLACE). A directory replacing an empty one needs more
+    /// than renameat2 on an encrypted-names volume, where the empty target
+    /// still holds its IV (ENOTEMPTY): the two swap places in one step
+    /// (RENAME_EXCHANGE), so the target name never goes missing, and the
+    /// old target, now at the source's name, goes as rmdir removes a
+    /// directory. If it cannot go, they swap back. A crash in between
+    /// leaves it at the source's name (docs/FUSE.md, "Replacing an empty
+    /// directory"). The kernel holds both directories locked for the whole
+    /// request, so no create through the mount can slip into the target.
+    func rename(_ source: [CChar], in from: Inode, to target: [CChar], in to: Inode,
+                flags: UInt32) throws(SystemError) {
+        if cfuse_renameat2(from.fd, source, to.fd, target, flags) == 0 { return }
+        let failure = SystemError.current
+        guard encrypts, failure.code == ENOTEMPTY else { throw failure }
+        let fd = try checked(openat(to.fd, target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))
+        defer { close(fd) }
+        try requireOnlyIV(fd)
+        try checked(cfuse_renameat2(from.fd, source, to.fd, target, cfuse_rename_exchange))
+        do {
+            try removeDirectory(source, in: from)
+        } catch {
+            cfuse_renameat2(from.fd, source, to.fd, target, cfuse_rename_exchange)
+            throw error
+        }
+    }
+
     private func requireOnlyIV(_ fd: Int32) throws(SystemError) {
         let listing = try DirectoryStream(fd)
-        while let entry = readdir(listing.stream) {
-            let name = withUnsafePointer(to: &entry.pointee.d_name) {
-                String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
-            }
+        while let name = listing.nextName() {
             if name != "." && name != ".." && name != DirectoryIV.fileName { throw SystemError(ENOTEMPTY) }
         }
     }
