@@ -87,26 +87,32 @@ extension Filesystem {
         }
     }
 
-    /// A new, empty klfs file at `name` in `directory`; returns its open
-    /// backing descriptor and contents (the caller owns both).
-    func createFile(_ name: UnsafePointer<CChar>, mode: mode_t, exclusive: Bool,
-                    in directory: Inode) throws(SystemError) -> (Int32, CipherFile) {
-        let flags = O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW | (exclusive ? O_EXCL : 0)
-        let fd = try checked(openat(directory.fd, name, flags, mode & 0o7777))
+    /// A new, empty klfs file at `name` in `directory`, made exclusively
+    /// (so that no existing file's header is ever overwritten) with the
+    /// credentials of the caller of `req`; returns its open backing
+    /// descriptor and contents (the caller owns both). The daemon writes
+    /// the header itself: a write by a caller without CAP_FSETID would
+    /// clear the set-user-ID bit the caller asked for.
+    func createFile(_ name: UnsafePointer<CChar>, mode: mode_t, in directory: Inode,
+                    for req: fuse_req_t) throws(SystemError) -> (Int32, CipherFile) {
+        let fd = try asCaller(req) { () throws(SystemError) in
+            try checked(openat(directory.fd, name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, mode & 0o7777))
+        }
         do throws(CipherFileError) {
             return (fd, try CipherFile.create(descriptor: fd, format: fileFormat))
         } catch {
             // The header did not fit (ENOSPC): the create fails, so its name
             // must not stay behind as an empty file.
-            if exclusive { unlinkat(directory.fd, name, 0) }
+            unlinkat(directory.fd, name, 0)
             close(fd)
             throw SystemError(error.errno)
         }
     }
 
     /// mknod with S_IFREG: a klfs file nobody has open.
-    func createEmptyFile(_ name: UnsafePointer<CChar>, mode: mode_t, in directory: Inode) throws(SystemError) {
-        let (fd, _) = try createFile(name, mode: mode, exclusive: true, in: directory)
+    func createEmptyFile(_ name: UnsafePointer<CChar>, mode: mode_t, in directory: Inode,
+                         for req: fuse_req_t) throws(SystemError) {
+        let (fd, _) = try createFile(name, mode: mode, in: directory, for: req)
         close(fd)
     }
 }

@@ -20,7 +20,7 @@ extension Filesystem {
         let created: (fd: Int32, file: CipherFile)
         do {
             created = try names.creating(backing, in: directory) { () throws(SystemError) in
-                try createFile(backing.name, mode: mode, exclusive: true, in: directory)
+                try createFile(backing.name, mode: mode, in: directory, for: req)
             }
         } catch where error.code == EEXIST && fi.pointee.flags & O_EXCL == 0 {
             var entry = try lookUp(backing.name, in: directory)
@@ -30,7 +30,6 @@ extension Filesystem {
         }
         var entry: fuse_entry_param
         do {
-            try giveToCaller(req, backing.name, in: directory)
             entry = try lookUp(backing.name, in: directory)
         } catch {
             close(created.fd)

@@ -9,14 +9,6 @@ extension Filesystem {
         if isHidden(name, in: parent) { throw SystemError(EPERM) }
     }
 
-    /// A daemon running as root creates files as root; hand them to the
-    /// user who asked, as a local filesystem would.
-    func giveToCaller(_ req: fuse_req_t, _ name: UnsafePointer<CChar>, in parent: Inode) throws(SystemError) {
-        let caller = fuse_req_ctx(req)!.pointee
-        guard geteuid() == 0, caller.uid != 0 || caller.gid != 0 else { return }
-        try checked(fchownat(parent.fd, name, caller.uid, caller.gid, AT_SYMLINK_NOFOLLOW))
-    }
-
     func unlink(_ req: fuse_req_t, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>) throws(SystemError) {
         let directory = try inodes.inode(parent)
         if isHidden(name, in: directory) { throw SystemError(ENOENT) }
@@ -105,9 +97,8 @@ extension Filesystem {
         let backing = try names.backingName(name, in: directory)
         let stored = try names.backingTarget(target)
         try names.creating(backing, in: directory) { () throws(SystemError) in
-            try checked(symlinkat(stored, directory.fd, backing.name))
+            try asCaller(req) { () throws(SystemError) in try checked(symlinkat(stored, directory.fd, backing.name)) }
         }
-        try giveToCaller(req, backing.name, in: directory)
         var entry = try lookUp(backing.name, in: directory)
         fuse_reply_entry(req, &entry)
     }
@@ -117,9 +108,11 @@ extension Filesystem {
         fuse_reply_readlink(req, target.map { CChar(bitPattern: $0) } + [0])
     }
 
-    /// FIFOs and sockets are made as they are; a regular file becomes an
-    /// empty klfs file; device nodes are refused (an encrypted directory
-    /// has no business holding them).
+    /// FIFOs, sockets and device nodes are made as they are; a regular
+    /// file becomes an empty klfs file. Device nodes need a root daemon
+    /// (the backing mknod refuses anyone else with EPERM): `tar -x` of a
+    /// system tree or a backup restore needs them, and the mount is nodev
+    /// unless asked otherwise (MountOptionList), so they are inert there.
     func mknod(_ req: fuse_req_t, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>,
                _ mode: mode_t, _ device: dev_t) throws(SystemError) {
         let directory = try inodes.inode(parent)
@@ -127,15 +120,14 @@ extension Filesystem {
         let backing = try names.backingName(name, in: directory)
         try names.creating(backing, in: directory) { () throws(SystemError) in
             switch fileType(mode) {
-            case S_IFIFO, S_IFSOCK:
-                try checked(mknodat(directory.fd, backing.name, mode, 0))
+            case S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK:
+                try asCaller(req) { () throws(SystemError) in try checked(mknodat(directory.fd, backing.name, mode, device)) }
             case S_IFREG:
-                try createEmptyFile(backing.name, mode: mode, in: directory)
+                try createEmptyFile(backing.name, mode: mode, in: directory, for: req)
             default:
                 throw SystemError(EPERM)
             }
         }
-        try giveToCaller(req, backing.name, in: directory)
         var entry = try lookUp(backing.name, in: directory)
         fuse_reply_entry(req, &entry)
     }
