@@ -2,9 +2,12 @@
 #define _GNU_SOURCE
 #include "CFuse.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -54,4 +57,21 @@ int cfuse_renameat2(int olddirfd, const char *oldpath, int newdirfd,
 void cfuse_close_inherited_descriptors(int keep) {
     if (keep > 3) close_range(3, (unsigned)keep - 1, 0);
     close_range((unsigned)keep + 1, ~0U, 0);
+}
+
+int cfuse_set_thread_credentials(uid_t fsuid, gid_t fsgid, size_t group_count, const gid_t *groups) {
+    // The raw system call: glibc's setgroups() changes every thread's groups.
+    if (syscall(SYS_setgroups, group_count, groups) != 0) return -1;
+    // setfsuid and setfsgid report failure only by not changing the ID.
+    setfsgid(fsgid);
+    if ((gid_t)setfsgid((gid_t)-1) != fsgid) {
+        errno = EPERM;
+        return -1;
+    }
+    setfsuid(fsuid);
+    if ((uid_t)setfsuid((uid_t)-1) != fsuid) {
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
 }

@@ -24,19 +24,22 @@ import KLTestSupport
         #expect(try file.readBytes(count: 4096, at: gigabyte / 2 - 4096) == [UInt8](repeating: 0, count: 4096))
     }
 
-    @Test func growingToAtLeastASizeNeverShrinksAndExtendsWithZeros() throws {
+    @Test func allocatingReservesTheSectorsReadsZerosAndNeverShrinks() throws {
         let directory = try CipherFileFixture.Directory()
-        let backing = try directory.backingFile("grow")
+        let backing = try directory.backingFile("allocate")
         let file = try CipherFile.create(descriptor: backing.fd, format: CipherFileFixture.format(sectorSize))
         let data = [UInt8](repeating: 0x5A, count: 10_000)
         try file.writeBytes(data, at: 0)
-        try file.grow(toAtLeast: 5000)
+        try file.allocate(100..<5000)
         #expect(file.size == 10_000)
         #expect(try file.readBytes(count: 10_000, at: 0) == data)
-        try file.grow(toAtLeast: 20_000)
-        #expect(file.size == 20_000)
-        #expect(try file.readBytes(count: 20_000, at: 0) == data + [UInt8](repeating: 0, count: 10_000))
-        #expect(try backing.status().size == 4096 + 5 * 4096)
+        let megabyte = 1 << 20
+        try file.allocate(8000..<megabyte)
+        #expect(file.size == megabyte)
+        let readBack = try file.readBytes(count: megabyte, at: 0) == data + [UInt8](repeating: 0, count: megabyte - 10_000)
+        #expect(readBack)
+        #expect(try backing.status().size == 4096 + megabyte)
+        #expect(try backing.status().blocks * 512 >= 4096 + megabyte, "every sector reserved, not a hole")
     }
 
     @Test func aWritePastTheEndLeavesHoles() throws {

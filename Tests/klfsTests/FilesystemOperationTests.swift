@@ -1,6 +1,7 @@
 import CFuse
 import Foundation
 import Glibc
+import KLBlock
 import Testing
 import KLTestSupport
 
@@ -123,6 +124,42 @@ import KLTestSupport
         }
     }
 
+    /// As on tmpfs: a directory replaces an empty one (in the same
+    /// directory or across, to and from long names) and no other; a
+    /// directory cannot replace a file, nor a file a directory.
+    @Test(arguments: [false, true]) func aDirectoryReplacesOnlyAnEmptyDirectory(plaintextNames: Bool) throws {
+        try withMountedVolume(plaintextNames: plaintextNames) { volume in
+            let long = String(repeating: "l", count: 200)
+            for name in ["source", "empty", "full", "full/inside", "other", "other/" + long, "moved-" + long] {
+                #expect(mkdir(volume.path(name), 0o755) == 0)
+            }
+            try Data("kept".utf8).write(to: URL(fileURLWithPath: volume.path("source/kept")))
+            let moved = try attributes(volume.path("source")).st_ino
+
+            #expect(rename(volume.path("source"), volume.path("empty")) == 0)
+            #expect(rename(volume.path("empty"), volume.path("other/" + long)) == 0)
+            #expect(rename(volume.path("other/" + long), volume.path("moved-" + long)) == 0)
+            let destination = volume.path("moved-" + long)
+            #expect(try attributes(destination).st_ino == moved)
+            #expect(try String(contentsOfFile: destination + "/kept", encoding: .utf8) == "kept")
+
+            try Data().write(to: URL(fileURLWithPath: volume.path("file")))
+            #expect(rename(destination, volume.path("full")) == -1 && errno == ENOTEMPTY)
+            #expect(rename(destination, volume.path("file")) == -1 && errno == ENOTDIR)
+            #expect(rename(volume.path("file"), volume.path("full/inside")) == -1 && errno == EISDIR)
+
+            #expect(try FileManager.default.contentsOfDirectory(atPath: volume.mountPoint).sorted()
+                    == ["file", "full", "moved-" + long, "other"])
+            #expect(try FileManager.default.contentsOfDirectory(atPath: volume.path("other")) == [])
+            // Nothing left behind: no IV nor sidecar of a name that went.
+            let otherBacking = try volume.backingPath(ofMounted: "other")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: otherBacking)
+                    == (plaintextNames ? [] : [DirectoryIV.fileName]))
+            let sidecars = try FileManager.default.contentsOfDirectory(atPath: volume.cipherDir).filter(LongName.isSidecar)
+            #expect(sidecars.count == (plaintextNames ? 0 : 1))
+        }
+    }
+
     @Test(arguments: [false, true]) func linksSymlinksFifosAndMknod(plaintextNames: Bool) throws {
         try withMountedVolume(plaintextNames: plaintextNames) { volume in
             let file = volume.path("file"), hard = volume.path("hard"), soft = volume.path("soft")
@@ -145,7 +182,14 @@ import KLTestSupport
             #expect(try fileSize(regular) == 0)
             try Data("now written".utf8).write(to: URL(fileURLWithPath: regular))
             #expect(try String(contentsOfFile: regular, encoding: .utf8) == "now written")
-            #expect(mknod(volume.path("device"), S_IFCHR | 0o600, (1 << 8) | 3) == -1)
+
+            // A root daemon makes device nodes; the mount is nodev, so they
+            // cannot be opened through it.
+            let device = volume.path("device")
+            #expect(mknod(device, S_IFCHR | 0o666, (1 << 8) | 3) == 0)
+            let node = try attributes(device, follow: false)
+            #expect(node.st_mode & S_IFMT == S_IFCHR && node.st_rdev == (1 << 8) | 3)
+            #expect(open(device, O_RDONLY) == -1 && errno == EACCES)
         }
     }
 

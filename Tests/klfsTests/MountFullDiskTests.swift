@@ -22,20 +22,9 @@ import Testing
             try Data(kept[name]!).write(to: URL(fileURLWithPath: volume.path(name)))
         }
 
-        // Fill: sequential writes until one fails.
-        let filler = try posix(open(volume.path("filler"), O_CREAT | O_WRONLY, 0o600))
         let chunk = bytes(65_536 + 100, seed: 99)
-        var written = 0
-        var lastErrno: Int32 = 0
-        while written < 64 << 20 {
-            let result = pwrite(filler, chunk, chunk.count, off_t(written))
-            if result <= 0 { lastErrno = errno; break }
-            written += result
-        }
-        #expect(lastErrno == ENOSPC, "the write that failed gave errno \(lastErrno)")
+        let written = try fill(volume.path("filler"), with: chunk)
         #expect(written > 5 << 20)
-        #expect(fsync(filler) == 0)
-        close(filler)
         #expect(volume.daemonPID() != nil, "the daemon died")
 
         // More of the same, each refused while the disk is full.
@@ -80,6 +69,59 @@ import Testing
         // Free space and the volume works again.
         #expect(unlink(volume.path("filler")) == 0)
         #expect(append(appended, to: volume.path("kept0")) == appended.count)
+    }
+
+    /// fallocate reserves: once it has succeeded, writes in its range
+    /// cannot fail for lack of space, however full the disk gets; when the
+    /// space is not there it fails with ENOSPC and changes nothing.
+    @Test func fallocatedSpaceStaysWritableWhenTheDiskIsFull() throws {
+        let volume = try VolumeFixture()
+        defer { volume.unmount() }
+        try volume.putCipherDirOnTmpfs(megabytes: 8)
+        defer {
+            volume.unmount()
+            umount2(volume.cipherDir, Int32(MNT_DETACH))
+        }
+        try volume.requireMount()
+
+        let reserved = try posix(open(volume.path("reserved"), O_CREAT | O_RDWR, 0o600))
+        defer { close(reserved) }
+        let twoMegabytes = 2 << 20
+        #expect(posix_fallocate(reserved, 0, off_t(twoMegabytes)) == 0)
+        #expect(try fileSize(volume.path("reserved")) == twoMegabytes)
+        let zeros = read(reserved, at: 0, count: twoMegabytes).allSatisfy { $0 == 0 }
+        #expect(zeros)
+        #expect(try attributes(volume.backingPath(ofMounted: "reserved")).st_blocks * 512 >= twoMegabytes)
+
+        let tooLarge = try posix(open(volume.path("too-large"), O_CREAT | O_RDWR, 0o600))
+        #expect(posix_fallocate(tooLarge, 0, 64 << 20) == ENOSPC)
+        close(tooLarge)
+        #expect(try fileSize(volume.path("too-large")) == 0)
+
+        _ = try fill(volume.path("filler"), with: bytes(65_536, seed: 98))
+        let data = bytes(twoMegabytes, seed: 97)
+        #expect(pwrite(reserved, data, data.count, 0) == data.count)
+        #expect(fsync(reserved) == 0)
+        // Compared outside #expect, which would print 2 MiB arrays on failure.
+        let readBack = read(reserved, at: 0, count: twoMegabytes) == data
+        #expect(readBack)
+    }
+
+    /// Sequential writes of `chunk` to a new file at `path` until the disk
+    /// is full (ENOSPC, checked); returns the bytes written.
+    private func fill(_ path: String, with chunk: [UInt8]) throws -> Int {
+        let filler = try posix(open(path, O_CREAT | O_WRONLY, 0o600))
+        defer { close(filler) }
+        var written = 0
+        var lastErrno: Int32 = 0
+        while written < 64 << 20 {
+            let result = pwrite(filler, chunk, chunk.count, off_t(written))
+            if result <= 0 { lastErrno = errno; break }
+            written += result
+        }
+        #expect(lastErrno == ENOSPC, "the write that failed gave errno \(lastErrno)")
+        #expect(fsync(filler) == 0)
+        return written
     }
 
     /// write(2) with O_APPEND: what it returned (errno set when -1).

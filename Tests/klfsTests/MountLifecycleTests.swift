@@ -64,13 +64,15 @@ import Testing
         #expect(try String(contentsOfFile: volume.path("r"), encoding: .utf8) == "recovered")
     }
 
-    /// mount.fuse3 runs `klfs CIPHERDIR MOUNTPOINT -o OPTIONS` for an fstab line.
+    /// mount.fuse3 runs `klfs CIPHERDIR MOUNTPOINT -o OPTIONS` for an fstab
+    /// line, adding `dev,suid` on its own: the mount stays nodev,nosuid.
     @Test func fstabArgumentShapeMountsThroughMountFuse3() throws {
         let volume = try VolumeFixture()
         defer { volume.unmount() }
         let direct = try runKLFS([volume.cipherDir, volume.mountPoint, "-o", "passfile=\(volume.passfile),rw,dev,suid"])
         try #require(direct.status == 0, "\(direct.standardError)")
         #expect(volume.isMounted)
+        #expect(try mountFlags(of: volume.mountPoint).isSuperset(of: ["nodev", "nosuid"]))
         volume.unmount()
 
         let helper = Process()
@@ -87,6 +89,25 @@ import Testing
         helper.waitUntilExit()
         #expect(helper.terminationStatus == 0)
         #expect(volume.isMounted)
+        #expect(try mountFlags(of: volume.mountPoint).isSuperset(of: ["nodev", "nosuid"]))
+    }
+
+    @Test func devicesAndSetIDBitsWorkOnlyWhenAskedForExplicitly() throws {
+        let volume = try VolumeFixture()
+        defer { volume.unmount() }
+        try volume.requireMount(["-o", "klfs_dev,klfs_suid"])
+        #expect(try mountFlags(of: volume.mountPoint).isDisjoint(with: ["nodev", "nosuid"]))
+        volume.unmount()
+        try volume.requireMount(["-o", "klfs_suid,nosuid,klfs_dev"])
+        let flags = try mountFlags(of: volume.mountPoint)
+        #expect(!flags.contains("nodev") && flags.contains("nosuid"))
+    }
+
+    /// The per-mount flags mountinfo shows for `mountPoint` (rw, nodev, ...).
+    private func mountFlags(of mountPoint: String) throws -> Set<String> {
+        let line = try #require(procFile("/proc/self/mountinfo").split(separator: "\n")
+            .first { $0.split(separator: " ").dropFirst(4).first.map(String.init) == mountPoint })
+        return Set(line.split(separator: " ")[5].split(separator: ",").map(String.init))
     }
 
     @Test func allowOtherImpliesDefaultPermissions() throws {

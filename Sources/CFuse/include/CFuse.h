@@ -33,6 +33,11 @@ int cfuse_session_loop(struct fuse_session *session, unsigned workers, long spin
 int cfuse_renameat2(int olddirfd, const char *oldpath, int newdirfd,
                     const char *newpath, unsigned int flags);
 
+// Sets the calling thread's filesystem user and group IDs and its
+// supplementary groups, and no other thread's: what a root daemon does to
+// create an entry as the user who asked for it. Returns 0, or -1 with errno.
+int cfuse_set_thread_credentials(uid_t fsuid, gid_t fsgid, size_t group_count, const gid_t *groups);
+
 // Closes every descriptor from 3 up except `keep`: a daemon must not hold
 // descriptors that its starter's caller passed down (a caller waiting for a
 // pipe or socket to close would wait for the daemon's whole life).

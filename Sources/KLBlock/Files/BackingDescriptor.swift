@@ -57,6 +57,17 @@ struct BackingDescriptor: Sendable {
         }
     }
 
+    /// posix_fallocate: where the filesystem cannot allocate (EOPNOTSUPP),
+    /// glibc writes a zero into every block of the range that reads as
+    /// zero, which allocates as surely.
+    func allocate(_ range: Range<Int>) throws(CipherFileError) {
+        var status: Int32
+        repeat {
+            status = posix_fallocate(fd, off_t(range.lowerBound), off_t(range.count))
+        } while status == EINTR
+        guard status == 0 else { throw .system(call: "posix_fallocate", errno: status) }
+    }
+
     func sync() throws(CipherFileError) {
         while fsync(fd) != 0 {
             guard errno == EINTR else { throw .system(call: "fsync", errno: errno) }

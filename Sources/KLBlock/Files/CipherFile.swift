@@ -1,3 +1,5 @@
+import Glibc
+
 /// One plaintext file stored as a backing file: a header, then AES-256-XTS
 /// sectors (docs/FORMAT.md).
 ///
@@ -81,17 +83,37 @@ public final class CipherFile: @unchecked Sendable {
         try resize(to: newSize, shrinking: true)
     }
 
-    /// fallocate's default mode: grows the file with a hole to `newSize`
-    /// when it is smaller, else leaves it. One step under the lock, so a
-    /// write that extends the file meanwhile is never cut back.
-    public func grow(toAtLeast newSize: Int) throws(CipherFileError) {
-        try resize(to: newSize, shrinking: false)
+    /// fallocate's default mode: reserves backing space for every sector
+    /// `range` touches, so that writing there cannot fail for lack of space
+    /// (posix_fallocate's promise), then grows the file to the range's end
+    /// when it is smaller (never shrinks). The reserved sectors read as
+    /// zeros: the backing filesystem hands them out zeroed, and an all-zero
+    /// sector is a hole. One step under the lock, so a write that extends
+    /// the file meanwhile is never cut back; when space runs out the file
+    /// is left as it was.
+    ///
+    /// `keepingSize` (FALLOC_FL_KEEP_SIZE) reserves without growing, within
+    /// the size only: space past it would be backing length the format
+    /// does not want, dropped when the file next grows, so a range past
+    /// the end fails with EOPNOTSUPP rather than promise what it cannot.
+    public func allocate(_ range: Range<Int>, keepingSize: Bool = false) throws(CipherFileError) {
+        try requireValidSize(range.lowerBound)
+        try requireValidSize(range.upperBound)
+        guard !range.isEmpty else { return }
+        try lock.withWriteLock { () throws(CipherFileError) in
+            let grows = range.upperBound > plaintextSize
+            if grows && keepingSize {
+                throw .system(call: "fallocate past the end with FALLOC_FL_KEEP_SIZE", errno: EOPNOTSUPP)
+            }
+            try writeHeaderIfMissing()
+            if grows { try prepareToGrow(writingFromSector: .max) }
+            try reserveSectors(covering: range)
+            if grows { try storeSize(range.upperBound) }
+        }
     }
 
     private func resize(to newSize: Int, shrinking: Bool) throws(CipherFileError) {
-        guard newSize >= 0 else { throw .negativeOffset(newSize) }
-        let maximum = CipherFileLayout.maximumSize(sectorSize: sectorSize)
-        guard newSize <= maximum else { throw .fileTooLarge(requested: newSize, maximum: maximum) }
+        try requireValidSize(newSize)
         try lock.withWriteLock { () throws(CipherFileError) in
             guard newSize > plaintextSize || (shrinking && newSize < plaintextSize) else { return }
             if newSize > plaintextSize {
@@ -115,6 +137,29 @@ public final class CipherFile: @unchecked Sendable {
 
 // Size and length bookkeeping, called under the write lock.
 extension CipherFile {
+    func requireValidSize(_ size: Int) throws(CipherFileError) {
+        guard size >= 0 else { throw .negativeOffset(size) }
+        let maximum = CipherFileLayout.maximumSize(sectorSize: sectorSize)
+        guard size <= maximum else { throw .fileTooLarge(requested: size, maximum: maximum) }
+    }
+
+    /// Allocates the backing bytes of every sector `range` touches; the
+    /// backing file grows to hold them if it is shorter, just as far as
+    /// the format wants for a size of `range.upperBound`. Allocated bytes
+    /// read as zeros. A failure (ENOSPC) restores the length, and with it
+    /// gives back what was allocated past it.
+    func reserveSectors(covering range: Range<Int>) throws(CipherFileError) {
+        let start = backingOffset(ofSector: range.lowerBound / sectorSize.bytes)
+        let end = format.minimumBackingLength(forSize: range.upperBound)
+        do throws(CipherFileError) {
+            try backing.allocate(start..<end)
+        } catch {
+            try? backing.setLength(backingLength)
+            throw error
+        }
+        backingLength = max(backingLength, end)
+    }
+
     func writeHeaderIfMissing() throws(CipherFileError) {
         guard !headerWritten else { return }
         try writeEmptyHeader(fileID: currentFileID)

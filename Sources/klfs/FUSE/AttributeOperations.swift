@@ -71,7 +71,7 @@ extension Filesystem {
         if fields & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) != 0 {
             let uid = fields & FUSE_SET_ATTR_UID != 0 ? wanted.st_uid : uid_t.max
             let gid = fields & FUSE_SET_ATTR_GID != 0 ? wanted.st_gid : gid_t.max
-            try checked(fchownat(try inode.fd, "", uid, gid, cfuse_at_empty_path | AT_SYMLINK_NOFOLLOW))
+            try changeOwner(of: inode, to: uid, gid)
         }
         if fields & FUSE_SET_ATTR_SIZE != 0 {
             guard inode.isRegularFile else { throw SystemError(inode.isDirectory ? EISDIR : EINVAL) }
@@ -86,6 +86,17 @@ extension Filesystem {
         }
         var st = try attributes(of: inode)
         fuse_reply_attr(req, &st, options.attributeTimeout)
+    }
+
+    /// chown; uid_t.max or gid_t.max leaves that one. A directory's
+    /// metadata files follow a change of its owner or group.
+    private func changeOwner(of inode: Inode, to uid: uid_t, _ gid: gid_t) throws(SystemError) {
+        let before = inode.isDirectory ? try backingAttributes(inode.fd) : nil
+        try checked(fchownat(inode.fd, "", uid, gid, cfuse_at_empty_path | AT_SYMLINK_NOFOLLOW))
+        guard let before else { return }
+        if (uid != uid_t.max && uid != before.st_uid) || (gid != gid_t.max && gid != before.st_gid) {
+            try names.ownerChanged(of: inode)
+        }
     }
 
     private func timeToSet(_ fields: Int32, given: Int32, now: Int32, _ time: timespec) -> timespec {
@@ -114,18 +125,12 @@ extension Filesystem {
         let granted: Int32
         if uid == st.st_uid {
             granted = (mode >> 6) & 7
-        } else if gid == st.st_gid || callerGroups(req).contains(st.st_gid) {
+        } else if gid == st.st_gid || CallerCredentials.groups(of: req).contains(st.st_gid) {
             granted = (mode >> 3) & 7
         } else {
             granted = mode & 7
         }
         return mask & ~granted == 0
-    }
-
-    private func callerGroups(_ req: fuse_req_t) -> [gid_t] {
-        var groups = [gid_t](repeating: 0, count: 64)
-        let count = fuse_req_getgroups(req, Int32(groups.count), &groups)
-        return count > 0 ? Array(groups.prefix(Int(min(count, Int32(groups.count))))) : []
     }
 
     func statfs(_ req: fuse_req_t) throws(SystemError) {

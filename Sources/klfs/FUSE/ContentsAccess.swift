@@ -8,7 +8,7 @@ extension Filesystem {
     /// The inode's shared contents, opened for the first user. The caller
     /// hands them back with `inode.contents.release()`.
     func acquireContents(of inode: Inode, forWriting: Bool) throws(SystemError) -> CipherFile {
-        try inode.contents.acquire { () throws(SystemError) -> (Int32, CipherFile) in
+        try acquireContents(of: inode, forWriting: forWriting) { () throws(SystemError) -> (Int32, CipherFile) in
             let fd = try openBacking(inode, forWriting: forWriting)
             do throws(CipherFileError) {
                 return (fd, try CipherFile.open(descriptor: fd, format: fileFormat))
@@ -17,6 +17,16 @@ extension Filesystem {
                 throw failure(error, in: inode)
             }
         }
+    }
+
+    /// The same, opened with `open` for the first user (create hands over
+    /// the file it made). A writer gets a writable backing descriptor
+    /// whoever opened it first.
+    func acquireContents(of inode: Inode, forWriting: Bool,
+                         _ open: () throws(SystemError) -> (Int32, CipherFile)) throws(SystemError) -> CipherFile {
+        try inode.contents.acquire(writer: forWriting, openWritable: { () throws(SystemError) -> Int32 in
+            try openBacking(inode, forWriting: true)
+        }, open)
     }
 
     /// Backing files are opened read-write whatever the request's mode,
@@ -77,27 +87,33 @@ extension Filesystem {
         }
     }
 
-    /// A new, empty klfs file at `name` in `directory`; returns its open
-    /// backing descriptor and contents (the caller owns both).
-    func createFile(_ name: UnsafePointer<CChar>, mode: mode_t, exclusive: Bool,
-                    in directory: Inode) throws(SystemError) -> (Int32, CipherFile) {
-        let flags = O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW | (exclusive ? O_EXCL : 0)
+    /// A new, empty klfs file at `name` in `directory`, made exclusively
+    /// (so that no existing file's header is ever overwritten) with the
+    /// credentials of the caller of `req`; returns its open backing
+    /// descriptor and contents (the caller owns both). The daemon writes
+    /// the header itself: a write by a caller without CAP_FSETID would
+    /// clear the set-user-ID bit the caller asked for.
+    func createFile(_ name: UnsafePointer<CChar>, mode: mode_t, in directory: Inode,
+                    for req: fuse_req_t) throws(SystemError) -> (Int32, CipherFile) {
         let directoryFD = try directory.fd
-        let fd = try checked(openat(directoryFD, name, flags, mode & 0o7777))
+        let fd = try asCaller(req) { () throws(SystemError) in
+            try checked(openat(directoryFD, name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, mode & 0o7777))
+        }
         do throws(CipherFileError) {
             return (fd, try CipherFile.create(descriptor: fd, format: fileFormat))
         } catch {
             // The header did not fit (ENOSPC): the create fails, so its name
             // must not stay behind as an empty file.
-            if exclusive { unlinkat(directoryFD, name, 0) }
+            unlinkat(directoryFD, name, 0)
             close(fd)
             throw SystemError(error.errno)
         }
     }
 
     /// mknod with S_IFREG: a klfs file nobody has open.
-    func createEmptyFile(_ name: UnsafePointer<CChar>, mode: mode_t, in directory: Inode) throws(SystemError) {
-        let (fd, _) = try createFile(name, mode: mode, exclusive: true, in: directory)
+    func createEmptyFile(_ name: UnsafePointer<CChar>, mode: mode_t, in directory: Inode,
+                         for req: fuse_req_t) throws(SystemError) {
+        let (fd, _) = try createFile(name, mode: mode, in: directory, for: req)
         close(fd)
     }
 }

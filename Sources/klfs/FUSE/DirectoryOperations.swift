@@ -104,9 +104,10 @@ extension Filesystem {
         try refuseHidden(name, in: directory)
         let backing = try names.backingName(name, in: directory)
         try names.creating(backing, in: directory) { () throws(SystemError) in
-            try names.makeDirectory(backing.name, mode: mode, in: directory)
+            try asCaller(req) { () throws(SystemError) in
+                try names.makeDirectory(backing.name, mode: mode, in: directory)
+            }
         }
-        try giveToCaller(req, backing.name, in: directory)
         var entry = try lookUp(backing.name, in: directory)
         fuse_reply_entry(req, &entry)
     }

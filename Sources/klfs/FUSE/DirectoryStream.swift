@@ -19,5 +19,13 @@ final class DirectoryStream {
         if offset != 0 { seekdir(stream, Int(offset)) }
     }
 
+    /// The next entry's name, or nil at the end.
+    func nextName() -> String? {
+        guard let entry = readdir(stream) else { return nil }
+        return withUnsafePointer(to: &entry.pointee.d_name) {
+            String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
+        }
+    }
+
     deinit { closedir(stream) }
 }

@@ -20,7 +20,7 @@ extension Filesystem {
         let created: (fd: Int32, file: CipherFile)
         do {
             created = try names.creating(backing, in: directory) { () throws(SystemError) in
-                try createFile(backing.name, mode: mode, exclusive: true, in: directory)
+                try createFile(backing.name, mode: mode, in: directory, for: req)
             }
         } catch where error.code == EEXIST && fi.pointee.flags & O_EXCL == 0 {
             var entry = try lookUp(backing.name, in: directory)
@@ -30,7 +30,6 @@ extension Filesystem {
         }
         var entry: fuse_entry_param
         do {
-            try giveToCaller(req, backing.name, in: directory)
             entry = try lookUp(backing.name, in: directory)
         } catch {
             close(created.fd)
@@ -38,9 +37,16 @@ extension Filesystem {
         }
         let inode = try inodes.inode(entry.ino)
         var adopted = false
-        let file = try inode.contents.acquire { () throws(SystemError) -> (Int32, CipherFile) in
-            adopted = true
-            return created
+        let writes = fi.pointee.flags & O_ACCMODE != O_RDONLY
+        let file: CipherFile
+        do {
+            file = try acquireContents(of: inode, forWriting: writes) { () throws(SystemError) -> (Int32, CipherFile) in
+                adopted = true
+                return created
+            }
+        } catch {
+            close(created.fd)
+            throw error
         }
         if !adopted { close(created.fd) }
         attachOpenFile(OpenFile(inode: inode, file: file, appends: appendsInDaemon(fi.pointee.flags)), to: fi)
@@ -158,10 +164,11 @@ extension Filesystem {
         fuse_reply_err(req, 0)
     }
 
-    /// The default mode grows the file to offset + length (the new range
-    /// reads as zeros and stays a hole: there is nothing to reserve for
-    /// sectors not yet written). cfuse_falloc_fl_keep_size alone changes nothing.
-    /// Punching holes and the other modes are not supported.
+    /// The default mode reserves backing space for the range and grows the
+    /// file to its end, so that later writes there cannot fail with ENOSPC,
+    /// as posix_fallocate promises (CipherFile.allocate says how, and
+    /// docs/FUSE.md why). FALLOC_FL_KEEP_SIZE reserves within the size
+    /// only; punching holes and the other modes are not supported.
     func fallocate(_ req: fuse_req_t, _ mode: Int32, _ offset: off_t, _ length: off_t,
                    _ fi: UnsafeMutablePointer<fuse_file_info>?) throws(SystemError) {
         guard mode & ~cfuse_falloc_fl_keep_size == 0 else { throw SystemError(EOPNOTSUPP) }
@@ -170,12 +177,10 @@ extension Filesystem {
         let handle = OpenFile.attached(to: fi)
         let (end, overflow) = Int(offset).addingReportingOverflow(Int(length))
         if overflow { throw SystemError(EFBIG) }
-        if mode & cfuse_falloc_fl_keep_size == 0 {
-            do {
-                try handle.file.grow(toAtLeast: end)
-            } catch {
-                throw failure(error, in: handle.inode)
-            }
+        do {
+            try handle.file.allocate(Int(offset)..<end, keepingSize: mode & cfuse_falloc_fl_keep_size != 0)
+        } catch {
+            throw failure(error, in: handle.inode)
         }
         fuse_reply_err(req, 0)
     }

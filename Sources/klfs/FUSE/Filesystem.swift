@@ -22,6 +22,10 @@ final class Filesystem: @unchecked Sendable {
     /// Whether opendir may answer ENOSYS for success (set at INIT, like
     /// `writebackCache`).
     var statelessDirectories = false
+    /// Whether the daemon is root: it then creates entries with each
+    /// caller's credentials (CallerCredentials) and hands metadata files
+    /// to their directory's owner.
+    let runsAsRoot: Bool
     private let damageLog = OnceLog<BackingID>()
 
     /// Opens the cipher dir; `volume` encrypts and decrypts its files.
@@ -30,7 +34,8 @@ final class Filesystem: @unchecked Sendable {
         inodes = try InodeTable(rootFD: rootFD, descriptorCapacity: options.descriptorCapacity)
         self.volume = volume
         self.fileFormat = volume.fileFormat
-        self.names = NameTranslation(volume: volume)
+        runsAsRoot = geteuid() == 0
+        self.names = NameTranslation(volume: volume, runsAsRoot: runsAsRoot)
         self.xattrs = ExtendedAttributeTranslation(volume: volume)
         self.options = options
     }

@@ -15,14 +15,24 @@ struct MountOptionList {
     var passfile: String?
     var masterkey: String?
     var engine: String?
+    /// klfs_dev: device nodes in the mount work (the mount is `dev`).
+    var allowsDevices = false
+    /// klfs_suid: set-user-ID and set-group-ID bits take effect (`suid`).
+    var allowsSetID = false
     /// Generic mount flags handed to libfuse unchanged.
     var flags: [String] = []
 
     /// Mount flags libfuse applies itself.
     static let genericFlags: Set<String> = [
-        "dev", "nodev", "suid", "nosuid", "exec", "noexec", "async", "sync", "dirsync",
+        "exec", "noexec", "async", "sync", "dirsync",
         "atime", "noatime", "relatime", "norelatime", "strictatime", "nostrictatime",
     ]
+
+    /// Taken and ignored: mount.fuse3 adds `dev,suid` to every fstab
+    /// mount not marked `nodev,nosuid`, so they say nothing about what the
+    /// user wants. A klfs mount is nodev,nosuid unless `klfs_dev` or
+    /// `klfs_suid` asks otherwise (docs/FUSE.md, "fstab").
+    static let ignoredFlags: Set<String> = ["dev", "suid"]
 
     /// `values` are the arguments of every `-o`, each comma-separated.
     init(parsing values: [String]) throws(CommandFailure) {
@@ -38,6 +48,11 @@ struct MountOptionList {
             case ("passfile", let path?): passfile = path
             case ("masterkey", let path?): masterkey = path
             case ("engine", let choice?): engine = choice
+            case ("klfs_dev", nil): allowsDevices = true
+            case ("nodev", nil): allowsDevices = false
+            case ("klfs_suid", nil): allowsSetID = true
+            case ("nosuid", nil): allowsSetID = false
+            case (let flag, nil) where Self.ignoredFlags.contains(flag): break
             case (let flag, nil) where Self.genericFlags.contains(flag): flags.append(flag)
             default: throw CommandFailure(.usage, "unknown mount option '\(option)'")
             }
@@ -53,6 +68,8 @@ struct MountOptionList {
     /// so that mountinfo shows "fuse.klfs CIPHERDIR".
     func libfuseOptions(cipherDir: String) -> String {
         var options = ["fsname=" + escaped(cipherDir), "subtype=klfs"]
+        options.append(allowsDevices ? "dev" : "nodev")
+        options.append(allowsSetID ? "suid" : "nosuid")
         if readOnly { options.append("ro") }
         if allowOther { options.append("allow_other") }
         if allowOther || defaultPermissions { options.append("default_permissions") }

@@ -9,14 +9,6 @@ extension Filesystem {
         if isHidden(name, in: parent) { throw SystemError(EPERM) }
     }
 
-    /// A daemon running as root creates files as root; hand them to the
-    /// user who asked, as a local filesystem would.
-    func giveToCaller(_ req: fuse_req_t, _ name: UnsafePointer<CChar>, in parent: Inode) throws(SystemError) {
-        let caller = fuse_req_ctx(req)!.pointee
-        guard geteuid() == 0, caller.uid != 0 || caller.gid != 0 else { return }
-        try checked(fchownat(try parent.fd, name, caller.uid, caller.gid, AT_SYMLINK_NOFOLLOW))
-    }
-
     func unlink(_ req: fuse_req_t, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>) throws(SystemError) {
         let directory = try inodes.inode(parent)
         if isHidden(name, in: directory) { throw SystemError(ENOENT) }
@@ -58,7 +50,8 @@ extension Filesystem {
 
     /// RENAME_NOREPLACE and RENAME_EXCHANGE go to renameat2 as they are.
     /// Across directories the name is encrypted under the target's IV. An
-    /// exchange keeps both names, so both long-name sidecars stay.
+    /// exchange keeps both names, so both long-name sidecars stay. A
+    /// directory replacing an empty one: NameTranslation.rename.
     func rename(_ req: fuse_req_t, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>,
                 _ newParent: fuse_ino_t, _ newName: UnsafePointer<CChar>, _ flags: UInt32) throws(SystemError) {
         guard flags & ~(cfuse_rename_noreplace | cfuse_rename_exchange) == 0 else { throw SystemError(EINVAL) }
@@ -85,7 +78,7 @@ extension Filesystem {
             let other = replaced?.known === moving ? nil : replaced?.known
             try names.creating(target, in: to) { () throws(SystemError) in
                 try removing(target.name, from: to, of: other) { () throws(SystemError) in
-                    try renamed()
+                    try names.rename(source.name, in: from, to: target.name, in: to, flags: flags)
                     if let moving { inodes.descriptors.moved(moving, to: BackingLocation(parent: to, name: target.name)) }
                 }
             }
@@ -140,9 +133,9 @@ extension Filesystem {
         let backing = try names.backingName(name, in: directory)
         let stored = try names.backingTarget(target)
         try names.creating(backing, in: directory) { () throws(SystemError) in
-            try checked(symlinkat(stored, try directory.fd, backing.name))
+            let directoryFD = try directory.fd
+            try asCaller(req) { () throws(SystemError) in try checked(symlinkat(stored, directoryFD, backing.name)) }
         }
-        try giveToCaller(req, backing.name, in: directory)
         var entry = try lookUp(backing.name, in: directory)
         fuse_reply_entry(req, &entry)
     }
@@ -152,9 +145,11 @@ extension Filesystem {
         fuse_reply_readlink(req, target.map { CChar(bitPattern: $0) } + [0])
     }
 
-    /// FIFOs and sockets are made as they are; a regular file becomes an
-    /// empty klfs file; device nodes are refused (an encrypted directory
-    /// has no business holding them).
+    /// FIFOs, sockets and device nodes are made as they are; a regular
+    /// file becomes an empty klfs file. Device nodes need a root daemon
+    /// (the backing mknod refuses anyone else with EPERM): `tar -x` of a
+    /// system tree or a backup restore needs them, and the mount is nodev
+    /// unless asked otherwise (MountOptionList), so they are inert there.
     func mknod(_ req: fuse_req_t, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>,
                _ mode: mode_t, _ device: dev_t) throws(SystemError) {
         let directory = try inodes.inode(parent)
@@ -162,15 +157,15 @@ extension Filesystem {
         let backing = try names.backingName(name, in: directory)
         try names.creating(backing, in: directory) { () throws(SystemError) in
             switch fileType(mode) {
-            case S_IFIFO, S_IFSOCK:
-                try checked(mknodat(try directory.fd, backing.name, mode, 0))
+            case S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK:
+                let directoryFD = try directory.fd
+                try asCaller(req) { () throws(SystemError) in try checked(mknodat(directoryFD, backing.name, mode, device)) }
             case S_IFREG:
-                try createEmptyFile(backing.name, mode: mode, in: directory)
+                try createEmptyFile(backing.name, mode: mode, in: directory, for: req)
             default:
                 throw SystemError(EPERM)
             }
         }
-        try giveToCaller(req, backing.name, in: directory)
         var entry = try lookUp(backing.name, in: directory)
         fuse_reply_entry(req, &entry)
     }

@@ -51,10 +51,13 @@ final class NameTranslation: @unchecked Sendable {
     private var ivCache: [fuse_ino_t: [UInt8]] = [:]
     private let log = OnceLog<String>()
     private static let ivCacheLimit = 4096
+    /// A root daemon hands each metadata file to the owner of its directory.
+    private let runsAsRoot: Bool
 
-    init(volume: UnlockedVolume) {
+    init(volume: UnlockedVolume, runsAsRoot: Bool) {
         cipher = volume.names
         contentsKey = volume.key
+        self.runsAsRoot = runsAsRoot
     }
 
     var encrypts: Bool { cipher != nil }
@@ -172,26 +175,37 @@ final class NameTranslation: @unchecked Sendable {
         }
     }
 
-    /// mkdir: the new directory `backing` in `parent`, with its IV. A mode
-    /// without owner write is opened up for the one write of the IV.
+    /// mkdir: the new directory `backing` in `parent`, with its IV. It is
+    /// made with owner rwx, which writing the IV needs (a root daemon makes
+    /// it with the caller's credentials, without root's rights), and given
+    /// the owner bits of `mode` after.
     func makeDirectory(_ backing: [CChar], mode: mode_t, in parent: Inode) throws(SystemError) {
         let parentFD = try parent.fd
-        try checked(mkdirat(parentFD, backing, mode))
-        guard encrypts else { return }
+        guard encrypts else {
+            try checked(mkdirat(parentFD, backing, mode))
+            return
+        }
+        try checked(mkdirat(parentFD, backing, mode | S_IRWXU))
         let fd = openat(parentFD, backing, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         var status = fd >= 0 ? DirectoryIV.write(DirectoryIV.random(), in: fd) : errno
-        if status == EACCES {
-            var st = stat()
-            fstat(fd, &st)
-            fchmod(fd, st.st_mode & 0o7777 | S_IRWXU)
-            status = DirectoryIV.write(DirectoryIV.random(), in: fd)
-            fchmod(fd, st.st_mode & 0o7777)
+        if status == 0 && mode & S_IRWXU != S_IRWXU {
+            status = takeOwnerBits(of: mode, fd)
+            if status != 0 { unlinkat(fd, DirectoryIV.fileName, 0) }
         }
         if fd >= 0 { close(fd) }
         if status != 0 {
             unlinkat(parentFD, backing, AT_REMOVEDIR)
             throw SystemError(status)
         }
+    }
+
+    /// The directory `fd` gets the owner bits of `mode` and keeps the rest
+    /// of its own (a set-group-ID bit it inherited among them); 0 or errno.
+    private func takeOwnerBits(of mode: mode_t, _ fd: Int32) -> Int32 {
+        var st = stat()
+        guard fstat(fd, &st) == 0,
+              fchmod(fd, st.st_mode & 0o7777 & ~S_IRWXU | mode & S_IRWXU) == 0 else { return errno }
+        return 0
     }
 
     /// rmdir: a directory holding nothing but its IV file counts as empty.
@@ -214,12 +228,37 @@ final class NameTranslation: @unchecked Sendable {
         }
     }
 
+    /// rename of `source` in `from` to `target` in `to` (flags: 0 or
+    /// RENAME_NOREPLACE). A directory replacing an empty one needs more
+    /// than renameat2 on an encrypted-names volume, where the empty target
+    /// still holds its IV (ENOTEMPTY): the two swap places in one step
+    /// (RENAME_EXCHANGE), so the target name never goes missing, and the
+    /// old target, now at the source's name, goes as rmdir removes a
+    /// directory. If it cannot go, they swap back. A crash in between
+    /// leaves it at the source's name (docs/FUSE.md, "Replacing an empty
+    /// directory"). The kernel holds both directories locked for the whole
+    /// request, so no create through the mount can slip into the target.
+    func rename(_ source: [CChar], in from: Inode, to target: [CChar], in to: Inode,
+                flags: UInt32) throws(SystemError) {
+        let fromFD = try from.fd, toFD = try to.fd
+        if cfuse_renameat2(fromFD, source, toFD, target, flags) == 0 { return }
+        let failure = SystemError.current
+        guard encrypts, failure.code == ENOTEMPTY else { throw failure }
+        let fd = try checked(openat(toFD, target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))
+        defer { close(fd) }
+        try requireOnlyIV(fd)
+        try checked(cfuse_renameat2(fromFD, source, toFD, target, cfuse_rename_exchange))
+        do {
+            try removeDirectory(source, in: from)
+        } catch {
+            cfuse_renameat2(fromFD, source, toFD, target, cfuse_rename_exchange)
+            throw error
+        }
+    }
+
     private func requireOnlyIV(_ fd: Int32) throws(SystemError) {
         let listing = try DirectoryStream(fd)
-        while let entry = readdir(listing.stream) {
-            let name = withUnsafePointer(to: &entry.pointee.d_name) {
-                String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
-            }
+        while let name = listing.nextName() {
             if name != "." && name != ".." && name != DirectoryIV.fileName { throw SystemError(ENOTEMPTY) }
         }
     }
@@ -231,7 +270,14 @@ final class NameTranslation: @unchecked Sendable {
     private func writeSidecar(of backing: BackingName, in directory: Inode) throws(SystemError) -> Bool {
         guard let longName = backing.longName else { return false }
         switch LongName.writeSidecar(longName.encoded, for: longName.hashed, in: try directory.fd) {
-        case 0: return true
+        case 0:
+            do throws(SystemError) {
+                try ownLikeDirectory(LongName.sidecarName(of: longName.hashed), in: directory)
+            } catch {
+                removeSidecar(of: backing, in: directory)
+                throw error
+            }
+            return true
         case EEXIST: return false
         case let status: throw SystemError(status)
         }
@@ -241,6 +287,30 @@ final class NameTranslation: @unchecked Sendable {
         guard let longName = backing.longName else { return }
         guard let directoryFD = try? directory.fd else { return }
         unlinkat(directoryFD, LongName.sidecarName(of: longName.hashed), 0)
+    }
+
+    // MARK: Ownership
+
+    /// Metadata files (the IV, long-name sidecars) belong to the owner and
+    /// group of the directory that holds them, so that whoever owns a
+    /// directory can read them on a mount of their own, without root. A
+    /// root daemon writes sidecars as itself and hands them over; it makes
+    /// IVs with the credentials of the directory's creator already.
+    private func ownLikeDirectory(_ name: String, in directory: Inode) throws(SystemError) {
+        guard runsAsRoot else { return }
+        let directoryFD = try directory.fd
+        let st = try backingAttributes(directoryFD)
+        try checked(fchownat(directoryFD, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW))
+    }
+
+    /// After `directory` changed owner or group (chown by a root daemon,
+    /// such as `tar -x` restoring owners): its metadata files follow.
+    func ownerChanged(of directory: Inode) throws(SystemError) {
+        guard runsAsRoot, encrypts else { return }
+        let listing = try DirectoryStream(try directory.fd)
+        while let name = listing.nextName() {
+            if name == DirectoryIV.fileName || LongName.isSidecar(name) { try ownLikeDirectory(name, in: directory) }
+        }
     }
 
     // MARK: Errors and the log

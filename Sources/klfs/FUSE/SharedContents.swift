@@ -51,10 +51,15 @@ final class SharedContents: @unchecked Sendable {
 
     /// Counts one more user, opening the file for the first one with
     /// `open`, which returns the backing descriptor and the file over it.
-    func acquire(_ open: () throws(SystemError) -> (Int32, CipherFile)) throws(SystemError) -> CipherFile {
+    /// A `writer` that finds the descriptor read-only (a reader opened it
+    /// when a read-write open was refused, and the mode has changed since)
+    /// has it upgraded with a read-write descriptor from `openWritable`.
+    func acquire(writer: Bool, openWritable: () throws(SystemError) -> Int32,
+                 _ open: () throws(SystemError) -> (Int32, CipherFile)) throws(SystemError) -> CipherFile {
         lock.lock()
         defer { lock.unlock() }
         if let file {
+            if writer && !descriptorIsWritable { try upgradeDescriptor(with: openWritable) }
             users += 1
             return file
         }
@@ -63,6 +68,22 @@ final class SharedContents: @unchecked Sendable {
         file = opened
         users = 1
         return opened
+    }
+
+    private var descriptorIsWritable: Bool {
+        fcntl(descriptor, F_GETFL) & O_ACCMODE == O_RDWR
+    }
+
+    /// The read-write descriptor takes the read-only one's number (dup2),
+    /// so the CipherFile and every handle keep using the number they
+    /// hold, and calls already running on the old descriptor finish on it
+    /// (the kernel keeps it open for them). dup2 clears close-on-exec,
+    /// which goes back at once.
+    private func upgradeDescriptor(with openWritable: () throws(SystemError) -> Int32) throws(SystemError) {
+        let writable = try openWritable()
+        defer { close(writable) }
+        try checked(dup2(writable, descriptor))
+        try checked(fcntl(descriptor, F_SETFD, FD_CLOEXEC))
     }
 
     /// The last user closes the backing descriptor.
