@@ -123,7 +123,7 @@ enum KnownConformanceDifferences {
         "times.truncate-same-size": truncateToSameSize,
         "times.ftruncate-same-size": truncateToSameSize,
         "times.open-trunc-empty-file": openTruncateOfEmptyFile,
-        "times.chown-no-change-requested": changeTimeAlone,
+        "times.chown-no-change-requested": chownOfNothing,
         "times.rmdir": rmdirTouchesDirectory,
         "special.symlink.target-4095-bytes": symlinkTargetLimit,
         "special.o-tmpfile": noTemporaryFiles,
@@ -160,21 +160,22 @@ enum KnownConformanceDifferences {
         "modes.umask-002.create-07777": headerWriteDropsSetID,
         "modes.umask-022.create-07777": headerWriteDropsSetID,
         "modes.umask-077.create-07777": headerWriteDropsSetID,
-        "errors.eacces.search-0666-dir": noDefaultPermissions,
-        "errors.eacces.open-0000-file-held-open-elsewhere": noDefaultPermissions,
+        "errors.eacces.search-0666-dir": listingNeedsSearch,
+        "errors.eacces.open-0000-file-held-open-elsewhere": openChecksNothing,
     ]) { either, _ in either }
 
     static let setgidWithoutGroupExecute = "a writer outside the file's group drops S_ISGID without group execute on tmpfs (kernel 6.2+); the kernel's FUSE setattr drops it only with group execute"
     static let setgidWithoutGroupExecuteAtOpen = "klfs's own O_TRUNC drops S_ISGID only with group execute, not for a caller outside the file's group"
     static let callersGroup = "new entries are chowned to the caller's primary group, ignoring the set-group-ID directory (and that chown drops S_ISGID)"
     static let directoryOverEmptyDirectory = "the target's backing directory still holds klfs.diriv: ENOTEMPTY"
-    static let truncateToSameSize = "a truncate to the current size changes nothing on klfs (nor on ext4; POSIX asks for new times only when the size changes); tmpfs sets mtime and ctime"
-    static let openTruncateOfEmptyFile = "O_TRUNC of an empty file leaves its times; POSIX (and tmpfs) mark mtime and ctime for update"
-    static let changeTimeAlone = "chown(-1, -1) reaches klfs as a setattr of ctime alone, which it ignores"
+    static let truncateToSameSize = "CipherFile's resize returns at once when the size does not change, so no timestamp moves; tmpfs and ext4 set mtime and ctime (POSIX asks for it only when the size changes)"
+    static let openTruncateOfEmptyFile = "the same early return: O_TRUNC of an empty file leaves its times, where POSIX (and tmpfs, ext4) mark mtime and ctime for update"
+    static let chownOfNothing = "chown(-1, -1) asks for no change: klfs changes nothing, ctime included (POSIX allows that); tmpfs sets ctime"
     static let rmdirTouchesDirectory = "rmdir removes klfs.diriv first, which changes the removed directory's mtime (seen through a descriptor still open on it)"
     static let deviceNodes = "klfs refuses device nodes (EPERM)"
     static let symlinkTargetLimit = "an encrypted target must fit the backing filesystem's symlink limit: 3039 bytes of plaintext at most"
     static let noTemporaryFiles = "no tmpfile operation: O_TMPFILE gets EOPNOTSUPP"
     static let headerWriteDropsSetID = "a non-root daemon writes the new file's header after creating it with the requested mode, and that write drops S_ISUID (and S_ISGID with group execute)"
-    static let noDefaultPermissions = "a non-root daemon mounts without default_permissions, so klfs judges access itself: a cached entry resolves under an unsearchable directory, a readable one cannot be listed (openat of \".\" needs search), and an open while the file is open elsewhere is not checked"
+    static let listingNeedsSearch = "a non-root daemon lists a directory through openat(fd, \".\"), which needs search permission, so a readable but unsearchable directory cannot be listed; and without default_permissions an entry the kernel still caches resolves under it"
+    static let openChecksNothing = "a non-root daemon mounts without default_permissions and its open checks nothing itself: an open while another handle holds the file reuses that handle's backing descriptor (with -o default_permissions the kernel refuses)"
 }

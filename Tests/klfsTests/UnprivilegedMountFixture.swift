@@ -10,21 +10,43 @@ enum OrdinaryUser {
 
     /// Runs `executable` with `arguments` as this user (setpriv).
     static func run(_ executable: URL, _ arguments: [String]) throws -> CommandResult {
-        try requireReachable(executable.path)
-        return try runCommand(URL(fileURLWithPath: "/usr/bin/setpriv"),
-                              ["--reuid=\(uid)", "--regid=\(gid)", "--clear-groups", executable.path] + arguments)
+        try runCommand(URL(fileURLWithPath: "/usr/bin/setpriv"),
+                       ["--reuid=\(uid)", "--regid=\(gid)", "--clear-groups", try reachable(executable).path] + arguments)
     }
 
-    /// The user must be able to reach `path`: every directory above it
-    /// searchable by others (a build tree under a 0700 home is not).
-    static func requireReachable(_ path: String) throws {
-        var directory = URL(fileURLWithPath: path).deletingLastPathComponent()
-        while directory.path != "/" {
-            var st = stat()
-            try #require(stat(directory.path, &st) == 0)
-            try #require(st.st_mode & 0o001 != 0, "\(directory.path) is not searchable by uid \(uid)")
-            directory.deleteLastPathComponent()
+    private static let copiesLock = NSLock()
+    nonisolated(unsafe) private static var copies: [URL: URL] = [:]
+
+    /// `executable` itself when this user can reach it, else a copy in a
+    /// directory of /tmp that it can reach (a clone under /root, say, is
+    /// 0700). The copy keeps the name, so a daemon is still found by it.
+    static func reachable(_ executable: URL) throws -> URL {
+        if isReachable(executable.path) { return executable }
+        copiesLock.lock()
+        defer { copiesLock.unlock() }
+        if let copy = copies[executable] { return copy }
+        let directory = URL(fileURLWithPath: "/tmp/klfs-ordinary-user-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o755])
+        let copy = directory.appendingPathComponent(executable.lastPathComponent)
+        try? FileManager.default.removeItem(at: copy)
+        try FileManager.default.copyItem(at: executable, to: copy)
+        try #require(chmod(copy.path, 0o755) == 0)
+        copies[executable] = copy
+        return copy
+    }
+
+    /// Whether every directory above `path` is searchable by others and
+    /// the file itself executable by them.
+    static func isReachable(_ path: String) -> Bool {
+        var url = URL(fileURLWithPath: path)
+        var st = stat()
+        guard stat(url.path, &st) == 0, st.st_mode & 0o001 != 0 else { return false }
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            guard stat(url.path, &st) == 0, st.st_mode & 0o001 != 0 else { return false }
         }
+        return true
     }
 
     /// Gives `path` and everything below it to this user.
