@@ -93,6 +93,9 @@ struct ConformanceRun {
         let directory = "/dev/shm/klfs-conformance-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
         defer { try? FileManager.default.removeItem(atPath: directory) }
+        let tmpfsMounts = procFile("/proc/self/mountinfo").split(separator: "\n")
+            .filter { $0.contains(" - tmpfs ") }.map { $0.split(separator: " ")[4] }
+        try #require(tmpfsMounts.contains("/dev/shm"), "/dev/shm is not a tmpfs here")
         if asOrdinaryUser { try OrdinaryUser.take(directory) }
         return try ConformanceRun(in: directory, asOrdinaryUser: asOrdinaryUser, label: label)
     }
