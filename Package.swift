@@ -48,6 +48,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The POSIX conformance checker (docs/FUSE.md, "Conformance"): named
+        // checks run in a directory of any filesystem, one result line each,
+        // so that klfs can be compared with tmpfs. No klfs code in it.
+        .target(name: "CConformance"),
+        .executableTarget(name: "klfs-conformance", dependencies: ["CConformance"]),
         // Test helpers shared by the test targets (among them SpecReader, which
         // reads the format with libcrypto and libsodium from the documents alone).
         .target(name: "KLTestSupport", dependencies: ["COpenSSL", "CSodium"], path: "Tests/KLTestSupport"),

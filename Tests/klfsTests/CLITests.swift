@@ -19,8 +19,15 @@ struct CommandResult {
 
 /// Runs klfs with `arguments`, feeding `input` to its standard input.
 func runKLFS(_ arguments: [String], input: String = "", environment: [String: String] = [:]) throws -> CommandResult {
+    try runCommand(klfsBinary, arguments, input: input, environment: environment)
+}
+
+/// Runs `executable` with `arguments` (and SWIFT_BACKTRACE=enable=no),
+/// feeding `input` to its standard input.
+func runCommand(_ executable: URL, _ arguments: [String], input: String = "",
+                environment: [String: String] = [:]) throws -> CommandResult {
     let process = Process()
-    process.executableURL = klfsBinary
+    process.executableURL = executable
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     env["SWIFT_BACKTRACE"] = "enable=no"
