@@ -13,30 +13,24 @@ import Testing
         let volume = try VolumeFixture()
         defer { volume.unmount() }
         try mountUnderDescriptorLimit(volume)
-        let daemon = try #require(volume.daemonPID())
-        var mostOpen = 0
-        let sample = { mostOpen = max(mostOpen, descriptorTargets(of: daemon).count) }
+        let sampler = DescriptorSampler(try #require(volume.daemonPID()))
 
         try #require(mkdir(volume.path("d"), 0o755) == 0 && mkdir(volume.path("e"), 0o755) == 0)
         for i in 0..<Self.files { try write(contents(i), to: volume.path("d/f\(i)")) }
-        sample()
         for i in 0..<Self.files {
             var st = stat()
             try #require(lstat(volume.path("d/f\(i)"), &st) == 0, "stat f\(i): \(errno)")
             try #require(st.st_size == contents(i).count)
         }
-        sample()
         #expect(try FileManager.default.contentsOfDirectory(atPath: volume.path("d")).count == Self.files)
         for i in 0..<Self.files { try #require(try read(volume.path("d/f\(i)")) == contents(i), "f\(i)") }
-        sample()
         for i in 0..<Self.files {
             try #require(rename(volume.path("d/f\(i)"), volume.path("e/g\(i)")) == 0, "rename f\(i): \(errno)")
         }
         for i in stride(from: 0, to: Self.files, by: 97) { #expect(try read(volume.path("e/g\(i)")) == contents(i)) }
-        sample()
         for i in 0..<Self.files { try #require(unlink(volume.path("e/g\(i)")) == 0, "unlink g\(i): \(errno)") }
         #expect(rmdir(volume.path("d")) == 0 && rmdir(volume.path("e")) == 0)
-        sample()
+        let mostOpen = sampler.stop()
         #expect(mostOpen < Self.limit, "the daemon had \(mostOpen) descriptors open")
         #expect(try FileManager.default.contentsOfDirectory(atPath: volume.mountPoint).isEmpty)
     }
@@ -71,6 +65,53 @@ import Testing
         #expect(pread(held, &buffer, buffer.count, 0) == contents(3).count)
     }
 
+    /// The same tree with the daemon running as an ordinary user (through
+    /// fusermount3), who alone can use its mount: a script of theirs makes,
+    /// stats, lists, reads, renames and removes the files.
+    @Test func twentyThousandFilesUnderALimitOf512DescriptorsForAnOrdinaryUsersDaemon() throws {
+        let volume = try VolumeFixture()
+        defer { volume.unmount() }
+        try FuseDeviceAccess.forEveryone {
+            try OrdinaryUser.take(volume.directory.path)
+            let result = try OrdinaryUser.run(URL(fileURLWithPath: "/usr/bin/prlimit"), [
+                "--nofile=\(Self.limit):\(Self.limit)", try OrdinaryUser.reachable(klfsBinary).path, "mount",
+                volume.cipherDir, volume.mountPoint, "--passfile", volume.passfile, "--engine", "keylocker-soft",
+            ])
+            try #require(result.status == 0, "mount: \(result.standardError)")
+        }
+        let daemon = try #require(volume.daemonPID())
+        let sampler = DescriptorSampler(daemon)
+        let result = try OrdinaryUser.run(URL(fileURLWithPath: "/usr/bin/python3"),
+                                          ["-c", Self.treeScript, volume.mountPoint, "\(Self.files)"])
+        let mostOpen = sampler.stop()
+        #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
+        #expect(result.standardOutput == "ok\n")
+        #expect(mostOpen < Self.limit, "the daemon had \(mostOpen) descriptors open")
+    }
+
+    /// Run by the ordinary user: argv[1] is the mount, argv[2] the file count.
+    private static let treeScript = """
+        import os, sys
+        root, n = sys.argv[1], int(sys.argv[2])
+        def body(i): return b"file %d\\n" % i + bytes([i % 251]) * (i % 700)
+        d, e = os.path.join(root, "d"), os.path.join(root, "e")
+        os.mkdir(d); os.mkdir(e)
+        for i in range(n):
+            with open(os.path.join(d, "f%d" % i), "xb") as f: f.write(body(i))
+        for i in range(n):
+            assert os.lstat(os.path.join(d, "f%d" % i)).st_size == len(body(i)), i
+        assert len(os.listdir(d)) == n
+        for i in range(n):
+            with open(os.path.join(d, "f%d" % i), "rb") as f: assert f.read() == body(i), i
+        for i in range(n): os.rename(os.path.join(d, "f%d" % i), os.path.join(e, "g%d" % i))
+        for i in range(0, n, 97):
+            with open(os.path.join(e, "g%d" % i), "rb") as f: assert f.read() == body(i), i
+        for i in range(n): os.unlink(os.path.join(e, "g%d" % i))
+        os.rmdir(d); os.rmdir(e)
+        assert os.listdir(root) == []
+        print("ok")
+        """
+
     /// `klfs mount` started under `prlimit --nofile=512:512`, so the daemon
     /// it forks has that limit from the start.
     private func mountUnderDescriptorLimit(_ volume: VolumeFixture) throws {
@@ -82,6 +123,32 @@ import Testing
         try process.run()
         process.waitUntilExit()
         try #require(process.terminationStatus == 0 && volume.isMounted)
+    }
+
+    /// Counts a process's open descriptors every 50 ms until stopped.
+    private final class DescriptorSampler: @unchecked Sendable {
+        private let lock = NSLock()
+        private var most = 0
+        private var running = true
+        private let done = DispatchSemaphore(value: 0)
+
+        init(_ pid: pid_t) {
+            Thread.detachNewThread { [self] in
+                while lock.withLock({ running }) {
+                    let count = descriptorTargets(of: pid).count
+                    lock.withLock { most = max(most, count) }
+                    usleep(50_000)
+                }
+                done.signal()
+            }
+        }
+
+        /// Stops sampling; the most descriptors seen open.
+        func stop() -> Int {
+            lock.withLock { running = false }
+            done.wait()
+            return lock.withLock { most }
+        }
     }
 
     private func contents(_ i: Int) -> [UInt8] {
