@@ -121,9 +121,6 @@ enum KnownConformanceDifferences {
     /// Whoever the daemon runs as.
     static let eitherDaemon: [String: String] = [
         "times.rename-dir-over-empty-dir": directoryOverEmptyDirectory,
-        "times.truncate-same-size": truncateToSameSize,
-        "times.ftruncate-same-size": truncateToSameSize,
-        "times.open-trunc-empty-file": openTruncateOfEmptyFile,
         "times.chown-no-change-requested": chownOfNothing,
         "times.rmdir": rmdirTouchesDirectory,
         "special.symlink.target-4095-bytes": symlinkTargetLimit,
@@ -150,8 +147,6 @@ enum KnownConformanceDifferences {
     static let setgidWithoutGroupExecuteAtOpen = "klfs's own O_TRUNC drops S_ISGID only with group execute, not for a caller outside the file's group"
     static let ownerBitsAsCaller = "mkdir makes the directory with owner rwx (the IV must be written) and then sets the owner bits asked for as the caller, whom the kernel then strips of the inherited S_ISGID when not in the directory's group"
     static let directoryOverEmptyDirectory = "the target's backing directory still holds klfs.diriv: ENOTEMPTY"
-    static let truncateToSameSize = "CipherFile's resize returns at once when the size does not change, so no timestamp moves; tmpfs and ext4 set mtime and ctime (POSIX asks for it only when the size changes)"
-    static let openTruncateOfEmptyFile = "the same early return: O_TRUNC of an empty file leaves its times, where POSIX (and tmpfs, ext4) mark mtime and ctime for update"
     static let chownOfNothing = "chown(-1, -1) asks for no change: klfs changes nothing, ctime included (POSIX allows that); tmpfs sets ctime"
     static let rmdirTouchesDirectory = "rmdir removes klfs.diriv first, which changes the removed directory's mtime (seen through a descriptor still open on it)"
     static let symlinkTargetLimit = "an encrypted target must fit the backing filesystem's symlink limit: 3039 bytes of plaintext at most"

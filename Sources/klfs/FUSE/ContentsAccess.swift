@@ -82,9 +82,26 @@ extension Filesystem {
     }
 
     func truncate(_ inode: Inode, to size: UInt64) throws(SystemError) {
-        try withContents(of: inode, forWriting: true) { file throws(CipherFileError) in
-            try file.truncate(to: Int(size))
+        let file = try acquireContents(of: inode, forWriting: true)
+        defer { inode.contents.release() }
+        try truncate(file, of: inode, to: Int(size))
+    }
+
+    /// Truncates `file`, the contents of `inode`. A truncate that leaves
+    /// the size as it was still marks mtime and ctime, as local filesystems
+    /// do (and POSIX asks of O_TRUNC); CipherFile does not touch the backing
+    /// file then, so the times are set here, off the path of any truncate
+    /// that changes the size.
+    func truncate(_ file: CipherFile, of inode: Inode, to size: Int) throws(SystemError) {
+        let unchanged = file.size == size
+        do throws(CipherFileError) {
+            try file.truncate(to: size)
+        } catch {
+            throw failure(error, in: inode)
         }
+        guard unchanged else { return }
+        var times = [timespec(tv_sec: 0, tv_nsec: cfuse_utime_omit), timespec(tv_sec: 0, tv_nsec: cfuse_utime_now)]
+        try checked(utimensat(AT_FDCWD, procPath(try inode.fd), &times, 0))
     }
 
     /// A new, empty klfs file at `name` in `directory`, made exclusively

@@ -80,10 +80,10 @@ extension Filesystem {
         let handle = OpenFile(inode: inode, file: file, appends: appendsInDaemon(flags))
         if writes && flags & O_TRUNC != 0 {
             do {
-                try file.truncate(to: 0)
+                try truncate(file, of: inode, to: 0)
             } catch {
                 handle.close()
-                throw failure(error, in: inode)
+                throw error
             }
             dropSetIDBits(of: inode, truncatedBy: fuse_req_ctx(req)!.pointee)
         }
