@@ -135,10 +135,6 @@ enum KnownConformanceDifferences {
     ]) { either, _ in either }
 
     static let ordinaryUserDaemon: [String: String] = eitherDaemon.merging([
-        "modes.umask-000.create-07777": headerWriteDropsSetID,
-        "modes.umask-002.create-07777": headerWriteDropsSetID,
-        "modes.umask-022.create-07777": headerWriteDropsSetID,
-        "modes.umask-077.create-07777": headerWriteDropsSetID,
         "errors.eacces.search-0666-dir": listingNeedsSearch,
         "errors.eacces.open-0000-file-held-open-elsewhere": openChecksNothing,
     ]) { either, _ in either }
@@ -151,7 +147,6 @@ enum KnownConformanceDifferences {
     static let rmdirTouchesDirectory = "rmdir removes klfs.diriv first, which changes the removed directory's mtime (seen through a descriptor still open on it)"
     static let symlinkTargetLimit = "an encrypted target must fit the backing filesystem's symlink limit: 3039 bytes of plaintext at most"
     static let noTemporaryFiles = "no tmpfile operation: O_TMPFILE gets EOPNOTSUPP"
-    static let headerWriteDropsSetID = "a non-root daemon writes the new file's header after creating it with the requested mode, and that write drops S_ISUID (and S_ISGID with group execute)"
     static let listingNeedsSearch = "a non-root daemon lists a directory through openat(fd, \".\"), which needs search permission, so a readable but unsearchable directory cannot be listed; and without default_permissions an entry the kernel still caches resolves under it"
     static let openChecksNothing = "a non-root daemon mounts without default_permissions and its open checks nothing itself: an open while another handle holds the file reuses that handle's backing descriptor (with -o default_permissions the kernel refuses)"
 }

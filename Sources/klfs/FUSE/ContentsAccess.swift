@@ -116,8 +116,11 @@ extension Filesystem {
         let fd = try asCaller(req) { () throws(SystemError) in
             try checked(openat(directoryFD, name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, mode & 0o7777))
         }
+        let created = mode & (S_ISUID | S_ISGID) != 0 ? try? backingAttributes(fd) : nil
         do throws(CipherFileError) {
-            return (fd, try CipherFile.create(descriptor: fd, format: fileFormat))
+            let file = try CipherFile.create(descriptor: fd, format: fileFormat)
+            if let created { restoreSetIDBits(of: fd, to: created.st_mode) }
+            return (fd, file)
         } catch {
             // The header did not fit (ENOSPC): the create fails, so its name
             // must not stay behind as an empty file.
@@ -125,6 +128,15 @@ extension Filesystem {
             close(fd)
             throw SystemError(error.errno)
         }
+    }
+
+    /// A daemon that is not root lacks CAP_FSETID, so its header write
+    /// drops the new file's set-user-ID bit (and a group-executable
+    /// set-group-ID bit); the owner, which it is, sets back the bits the
+    /// file was created with (those the backing filesystem gave, no more).
+    private func restoreSetIDBits(of fd: Int32, to created: mode_t) {
+        guard let now = try? backingAttributes(fd), now.st_mode != created else { return }
+        fchmod(fd, created & 0o7777)
     }
 
     /// mknod with S_IFREG: a klfs file nobody has open.
