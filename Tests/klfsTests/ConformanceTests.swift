@@ -131,7 +131,6 @@ enum KnownConformanceDifferences {
         "modes.setid.other-write-02666": setgidWithoutGroupExecute,
         "modes.setid.other-truncate-02666": setgidWithoutGroupExecute,
         "modes.setid.other-open-trunc-02666": setgidWithoutGroupExecuteAtOpen,
-        "setgid.nonmember.mkdir-0555": ownerBitsAsCaller,
     ]) { either, _ in either }
 
     static let ordinaryUserDaemon: [String: String] = eitherDaemon.merging([
@@ -141,7 +140,6 @@ enum KnownConformanceDifferences {
 
     static let setgidWithoutGroupExecute = "a writer outside the file's group drops S_ISGID without group execute on tmpfs (kernel 6.2+); the kernel's FUSE setattr drops it only with group execute"
     static let setgidWithoutGroupExecuteAtOpen = "klfs's own O_TRUNC drops S_ISGID only with group execute, not for a caller outside the file's group"
-    static let ownerBitsAsCaller = "mkdir makes the directory with owner rwx (the IV must be written) and then sets the owner bits asked for as the caller, whom the kernel then strips of the inherited S_ISGID when not in the directory's group"
     static let directoryOverEmptyDirectory = "the target's backing directory still holds klfs.diriv: ENOTEMPTY"
     static let chownOfNothing = "chown(-1, -1) asks for no change: klfs changes nothing, ctime included (POSIX allows that); tmpfs sets ctime"
     static let rmdirTouchesDirectory = "rmdir removes klfs.diriv first, which changes the removed directory's mtime (seen through a descriptor still open on it)"

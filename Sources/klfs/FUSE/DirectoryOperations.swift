@@ -104,8 +104,8 @@ extension Filesystem {
         try refuseHidden(name, in: directory)
         let backing = try names.backingName(name, in: directory)
         try names.creating(backing, in: directory) { () throws(SystemError) in
-            try asCaller(req) { () throws(SystemError) in
-                try names.makeDirectory(backing.name, mode: mode, in: directory)
+            try names.makeDirectory(backing.name, mode: mode, in: directory) { make throws(SystemError) in
+                try asCaller(req, make)
             }
         }
         var entry = try lookUp(backing.name, in: directory)

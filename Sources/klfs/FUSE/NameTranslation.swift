@@ -175,25 +175,35 @@ final class NameTranslation: @unchecked Sendable {
         }
     }
 
-    /// mkdir: the new directory `backing` in `parent`, with its IV. It is
-    /// made with owner rwx, which writing the IV needs (a root daemon makes
-    /// it with the caller's credentials, without root's rights), and given
-    /// the owner bits of `mode` after.
-    func makeDirectory(_ backing: [CChar], mode: mode_t, in parent: Inode) throws(SystemError) {
+    /// mkdir: the new directory `backing` in `parent`, with its IV, made by
+    /// `creator` (a root daemon's runs it with the caller's credentials).
+    /// It is made with owner rwx, which writing the IV needs (the caller
+    /// has no root's rights), and given the owner bits of `mode` after by
+    /// the daemon: a caller outside the directory's group would lose the
+    /// set-group-ID bit it inherited, where mkdir keeps it.
+    func makeDirectory(_ backing: [CChar], mode: mode_t, in parent: Inode,
+                       by creator: (() throws(SystemError) -> Int32) throws(SystemError) -> Int32) throws(SystemError) {
         let parentFD = try parent.fd
         guard encrypts else {
-            try checked(mkdirat(parentFD, backing, mode))
+            _ = try creator { () throws(SystemError) in try checked(mkdirat(parentFD, backing, mode)) }
             return
         }
-        try checked(mkdirat(parentFD, backing, mode | S_IRWXU))
-        let fd = openat(parentFD, backing, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        var status = fd >= 0 ? DirectoryIV.write(DirectoryIV.random(), in: fd) : errno
-        if status == 0 && mode & S_IRWXU != S_IRWXU {
-            status = takeOwnerBits(of: mode, fd)
-            if status != 0 { unlinkat(fd, DirectoryIV.fileName, 0) }
+        let fd = try creator { () throws(SystemError) in
+            try checked(mkdirat(parentFD, backing, mode | S_IRWXU))
+            let fd = openat(parentFD, backing, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            let status = fd >= 0 ? DirectoryIV.write(DirectoryIV.random(), in: fd) : errno
+            guard status == 0 else {
+                if fd >= 0 { close(fd) }
+                unlinkat(parentFD, backing, AT_REMOVEDIR)
+                throw SystemError(status)
+            }
+            return fd
         }
-        if fd >= 0 { close(fd) }
+        defer { close(fd) }
+        guard mode & S_IRWXU != S_IRWXU else { return }
+        let status = takeOwnerBits(of: mode, fd)
         if status != 0 {
+            unlinkat(fd, DirectoryIV.fileName, 0)
             unlinkat(parentFD, backing, AT_REMOVEDIR)
             throw SystemError(status)
         }
