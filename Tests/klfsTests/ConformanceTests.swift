@@ -130,7 +130,6 @@ enum KnownConformanceDifferences {
     static let rootDaemon: [String: String] = eitherDaemon.merging([
         "modes.setid.other-write-02666": setgidWithoutGroupExecute,
         "modes.setid.other-truncate-02666": setgidWithoutGroupExecute,
-        "modes.setid.other-open-trunc-02666": setgidWithoutGroupExecuteAtOpen,
     ]) { either, _ in either }
 
     static let ordinaryUserDaemon: [String: String] = eitherDaemon.merging([
@@ -139,7 +138,6 @@ enum KnownConformanceDifferences {
     ]) { either, _ in either }
 
     static let setgidWithoutGroupExecute = "a writer outside the file's group drops S_ISGID without group execute on tmpfs (kernel 6.2+); the kernel's FUSE setattr drops it only with group execute"
-    static let setgidWithoutGroupExecuteAtOpen = "klfs's own O_TRUNC drops S_ISGID only with group execute, not for a caller outside the file's group"
     static let directoryOverEmptyDirectory = "the target's backing directory still holds klfs.diriv: ENOTEMPTY"
     static let chownOfNothing = "chown(-1, -1) asks for no change: klfs changes nothing, ctime included (POSIX allows that); tmpfs sets ctime"
     static let rmdirTouchesDirectory = "rmdir removes klfs.diriv first, which changes the removed directory's mtime (seen through a descriptor still open on it)"

@@ -110,13 +110,13 @@ extension Filesystem {
     func access(_ req: fuse_req_t, _ node: fuse_ino_t, _ mask: Int32) throws(SystemError) {
         let st = try backingAttributes(try inodes.inode(node).fd)
         let caller = fuse_req_ctx(req)!.pointee
-        if mask != F_OK && !permits(st, mask, uid: caller.uid, gid: caller.gid, req: req) {
+        if mask != F_OK && !permits(st, mask, uid: caller.uid, req: req) {
             throw SystemError(EACCES)
         }
         fuse_reply_err(req, 0)
     }
 
-    private func permits(_ st: stat, _ mask: Int32, uid: uid_t, gid: gid_t, req: fuse_req_t) -> Bool {
+    private func permits(_ st: stat, _ mask: Int32, uid: uid_t, req: fuse_req_t) -> Bool {
         let mode = Int32(st.st_mode)
         if uid == 0 {
             // Root reads and writes anything; it executes what someone can.
@@ -125,7 +125,7 @@ extension Filesystem {
         let granted: Int32
         if uid == st.st_uid {
             granted = (mode >> 6) & 7
-        } else if gid == st.st_gid || CallerCredentials.groups(of: req).contains(st.st_gid) {
+        } else if CallerCredentials.isInGroup(st.st_gid, req) {
             granted = (mode >> 3) & 7
         } else {
             granted = mode & 7

@@ -85,23 +85,27 @@ extension Filesystem {
                 handle.close()
                 throw error
             }
-            dropSetIDBits(of: inode, truncatedBy: fuse_req_ctx(req)!.pointee)
+            dropSetIDBits(of: inode, truncatedBy: req)
         }
         attachOpenFile(handle, to: fi)
     }
 
     /// An unprivileged caller's truncate drops the set-user-ID bit, and the
-    /// set-group-ID bit of a group-executable file, as on a local
+    /// set-group-ID bit of a group-executable file or of one whose group
+    /// the caller is not in (the kernel's rule since 6.2), as on a local
     /// filesystem. The kernel does this itself for writes and for truncates
     /// it sends as setattr, but an O_TRUNC open reaches the daemon whole
     /// (atomic O_TRUNC), and the daemon's own truncate, as root, keeps
     /// them. "Privileged" is uid 0 here: the request does not carry the
     /// caller's capabilities.
-    private func dropSetIDBits(of inode: Inode, truncatedBy caller: fuse_ctx) {
+    private func dropSetIDBits(of inode: Inode, truncatedBy req: fuse_req_t) {
+        let caller = fuse_req_ctx(req)!.pointee
         guard caller.uid != 0, let fd = try? inode.fd, let st = try? backingAttributes(fd) else { return }
         var mode = st.st_mode & 0o7777
         if mode & S_ISUID != 0 { mode &= ~S_ISUID }
-        if mode & (S_ISGID | S_IXGRP) == S_ISGID | S_IXGRP { mode &= ~S_ISGID }
+        if mode & S_ISGID != 0 && (mode & S_IXGRP != 0 || !CallerCredentials.isInGroup(st.st_gid, req)) {
+            mode &= ~S_ISGID
+        }
         if mode != st.st_mode & 0o7777 { chmod(procPath(fd), mode) }
     }
 
