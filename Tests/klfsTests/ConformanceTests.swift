@@ -134,7 +134,6 @@ enum KnownConformanceDifferences {
 
     static let ordinaryUserDaemon: [String: String] = eitherDaemon.merging([
         "errors.eacces.search-0666-dir": cachedEntryUnderUnsearchable,
-        "errors.eacces.open-0000-file-held-open-elsewhere": openChecksNothing,
     ]) { either, _ in either }
 
     static let setgidWithoutGroupExecute = "a writer outside the file's group drops S_ISGID without group execute on tmpfs (kernel 6.2+); the kernel's FUSE setattr drops it only with group execute"
@@ -144,5 +143,4 @@ enum KnownConformanceDifferences {
     static let symlinkTargetLimit = "an encrypted target must fit the backing filesystem's symlink limit: 3039 bytes of plaintext at most"
     static let noTemporaryFiles = "no tmpfile operation: O_TMPFILE gets EOPNOTSUPP"
     static let cachedEntryUnderUnsearchable = "without default_permissions (a non-root daemon's mount) the kernel checks no search permission on a path walk and resolves a name it still caches (the entry timeout) under a readable but unsearchable directory without asking the daemon, whose own lookup there would be refused"
-    static let openChecksNothing = "a non-root daemon mounts without default_permissions and its open checks nothing itself: an open while another handle holds the file reuses that handle's backing descriptor (with -o default_permissions the kernel refuses)"
 }

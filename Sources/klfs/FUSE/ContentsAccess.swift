@@ -5,10 +5,13 @@ import KLBlock
 /// Opening a regular file's contents and turning ``CipherFileError``s
 /// into errnos, logging damaged backing files once each.
 extension Filesystem {
-    /// The inode's shared contents, opened for the first user. The caller
+    /// The inode's shared contents, opened for the first user; a later
+    /// one runs `joining` first (SharedContents.acquire). The caller
     /// hands them back with `inode.contents.release()`.
-    func acquireContents(of inode: Inode, forWriting: Bool) throws(SystemError) -> CipherFile {
-        try acquireContents(of: inode, forWriting: forWriting) { () throws(SystemError) -> (Int32, CipherFile) in
+    func acquireContents(of inode: Inode, forWriting: Bool,
+                         joining: () throws(SystemError) -> Void = {}) throws(SystemError) -> CipherFile {
+        try acquireContents(of: inode, forWriting: forWriting,
+                            joining: joining) { () throws(SystemError) -> (Int32, CipherFile) in
             let fd = try openBacking(inode, forWriting: forWriting)
             do throws(CipherFileError) {
                 return (fd, try CipherFile.open(descriptor: fd, format: fileFormat))
@@ -22,9 +25,9 @@ extension Filesystem {
     /// The same, opened with `open` for the first user (create hands over
     /// the file it made). A writer gets a writable backing descriptor
     /// whoever opened it first.
-    func acquireContents(of inode: Inode, forWriting: Bool,
+    func acquireContents(of inode: Inode, forWriting: Bool, joining: () throws(SystemError) -> Void = {},
                          _ open: () throws(SystemError) -> (Int32, CipherFile)) throws(SystemError) -> CipherFile {
-        try inode.contents.acquire(writer: forWriting, openWritable: { () throws(SystemError) -> Int32 in
+        try inode.contents.acquire(writer: forWriting, joining: joining, openWritable: { () throws(SystemError) -> Int32 in
             try openBacking(inode, forWriting: true)
         }, open)
     }

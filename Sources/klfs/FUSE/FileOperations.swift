@@ -76,7 +76,9 @@ extension Filesystem {
         let flags = fi.pointee.flags
         let writes = flags & O_ACCMODE != O_RDONLY
         if writes && options.readOnly { throw SystemError(EROFS) }
-        let file = try acquireContents(of: inode, forWriting: writes)
+        let file = try acquireContents(of: inode, forWriting: writes, joining: { () throws(SystemError) in
+            try requireAccess(to: inode, openedWith: flags)
+        })
         let handle = OpenFile(inode: inode, file: file, appends: appendsInDaemon(flags))
         if writes && flags & O_TRUNC != 0 {
             do {
@@ -88,6 +90,22 @@ extension Filesystem {
             dropSetIDBits(of: inode, truncatedBy: req)
         }
         attachOpenFile(handle, to: fi)
+    }
+
+    /// An open that joins another handle's backing descriptor opens
+    /// nothing itself, so a daemon that is not root (whose mount has no
+    /// default_permissions) checks the access asked for as opening would.
+    /// A root daemon's callers are root, or the kernel checked them
+    /// (default_permissions).
+    private func requireAccess(to inode: Inode, openedWith flags: Int32) throws(SystemError) {
+        guard !runsAsRoot else { return }
+        let mask: Int32
+        switch flags & O_ACCMODE {
+        case O_RDONLY: mask = R_OK
+        case O_WRONLY: mask = W_OK
+        default: mask = R_OK | W_OK
+        }
+        try checked(faccessat(AT_FDCWD, procPath(try inode.fd), mask, AT_EACCESS))
     }
 
     /// An unprivileged caller's truncate drops the set-user-ID bit, and the
