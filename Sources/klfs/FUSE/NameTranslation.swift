@@ -219,7 +219,10 @@ final class NameTranslation: @unchecked Sendable {
     }
 
     /// rmdir: a directory holding nothing but its IV file counts as empty.
-    /// The IV goes first, and comes back if the directory cannot go.
+    /// The IV goes first, and comes back if the directory cannot go. The
+    /// removed directory gets back the mtime it had before its IV went, as
+    /// rmdir changes only its ctime (seen through a descriptor still open
+    /// on it); a best effort, as the directory is gone either way.
     func removeDirectory(_ backing: [CChar], in parent: Inode) throws(SystemError) {
         let parentFD = try parent.fd
         guard encrypts else {
@@ -229,6 +232,7 @@ final class NameTranslation: @unchecked Sendable {
         let fd = try checked(openat(parentFD, backing, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))
         defer { close(fd) }
         try requireOnlyIV(fd)
+        let before = try backingAttributes(fd)
         let iv = try? DirectoryIV.read(in: fd).get()
         if unlinkat(fd, DirectoryIV.fileName, 0) != 0 && errno != ENOENT { throw SystemError.current }
         if unlinkat(parentFD, backing, AT_REMOVEDIR) != 0 {
@@ -236,6 +240,8 @@ final class NameTranslation: @unchecked Sendable {
             if let iv { _ = DirectoryIV.write(iv, in: fd) }
             throw error
         }
+        var times = [timespec(tv_sec: 0, tv_nsec: cfuse_utime_omit), before.st_mtim]
+        futimens(fd, &times)
     }
 
     /// rename of `source` in `from` to `target` in `to` (flags: 0 or
