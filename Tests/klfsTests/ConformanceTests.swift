@@ -120,7 +120,6 @@ struct ConformanceRun {
 enum KnownConformanceDifferences {
     /// Whoever the daemon runs as.
     static let eitherDaemon: [String: String] = [
-        "times.chown-no-change-requested": chownOfNothing,
         "special.symlink.target-4095-bytes": symlinkTargetLimit,
         "special.o-tmpfile": noTemporaryFiles,
     ]
@@ -135,7 +134,6 @@ enum KnownConformanceDifferences {
     ]) { either, _ in either }
 
     static let setgidWithoutGroupExecute = "a writer outside the file's group drops S_ISGID without group execute on tmpfs (kernel 6.2+); the kernel's FUSE setattr drops it only with group execute"
-    static let chownOfNothing = "chown(-1, -1) asks for no change: klfs changes nothing, ctime included (POSIX allows that); tmpfs sets ctime"
     static let symlinkTargetLimit = "an encrypted target must fit the backing filesystem's symlink limit: 3039 bytes of plaintext at most"
     static let noTemporaryFiles = "no tmpfile operation: O_TMPFILE gets EOPNOTSUPP"
     static let cachedEntryUnderUnsearchable = "without default_permissions (a non-root daemon's mount) the kernel checks no search permission on a path walk and resolves a name it still caches (the entry timeout) under a readable but unsearchable directory without asking the daemon, whose own lookup there would be refused"

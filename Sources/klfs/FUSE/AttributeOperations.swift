@@ -68,7 +68,7 @@ extension Filesystem {
         if fields & FUSE_SET_ATTR_MODE != 0 {
             try checked(chmod(procPath(try inode.fd), wanted.st_mode & 0o7777))
         }
-        if fields & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) != 0 {
+        if fields & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) != 0 || asksNoChange(fields) {
             let uid = fields & FUSE_SET_ATTR_UID != 0 ? wanted.st_uid : uid_t.max
             let gid = fields & FUSE_SET_ATTR_GID != 0 ? wanted.st_gid : gid_t.max
             try changeOwner(of: inode, to: uid, gid)
@@ -86,6 +86,15 @@ extension Filesystem {
         }
         var st = try attributes(of: inode)
         fuse_reply_attr(req, &st, options.attributeTimeout)
+    }
+
+    /// chown(-1, -1) reaches the daemon as a setattr without fields (with
+    /// ctime alone under the writeback cache); a local filesystem still
+    /// marks ctime for it, as a chown of nothing does on the backing file.
+    private func asksNoChange(_ fields: Int32) -> Bool {
+        let changes = FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID | FUSE_SET_ATTR_SIZE
+            | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME
+        return fields & changes == 0
     }
 
     /// chown; uid_t.max or gid_t.max leaves that one. A directory's
