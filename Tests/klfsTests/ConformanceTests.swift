@@ -133,8 +133,8 @@ enum KnownConformanceDifferences {
         "errors.eacces.search-0666-dir": cachedEntryUnderUnsearchable,
     ]) { either, _ in either }
 
-    static let setgidWithoutGroupExecute = "a writer outside the file's group drops S_ISGID without group execute on tmpfs (kernel 6.2+); the kernel's FUSE setattr drops it only with group execute"
-    static let symlinkTargetLimit = "an encrypted target must fit the backing filesystem's symlink limit: 3039 bytes of plaintext at most"
-    static let noTemporaryFiles = "no tmpfile operation: O_TMPFILE gets EOPNOTSUPP"
+    static let setgidWithoutGroupExecute = "a writer outside the file's group drops S_ISGID without group execute on tmpfs (kernel 6.2+); the kernel's FUSE setattr (fuse_setattr, asked to kill set-ID bits) drops it only with group execute, and klfs does not take this over (FUSE_CAP_HANDLE_KILLPRIV_V2)"
+    static let symlinkTargetLimit = "an encrypted target (padded, encrypted, base64-encoded) must fit the backing filesystem's 4095-byte limit: 3039 bytes of plaintext at most"
+    static let noTemporaryFiles = "libfuse 3.14 has no tmpfile operation: it answers the kernel's FUSE_TMPFILE with ENOSYS, which the kernel turns into EOPNOTSUPP"
     static let cachedEntryUnderUnsearchable = "without default_permissions (a non-root daemon's mount) the kernel checks no search permission on a path walk and resolves a name it still caches (the entry timeout) under a readable but unsearchable directory without asking the daemon, whose own lookup there would be refused"
 }
