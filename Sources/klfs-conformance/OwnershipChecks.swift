@@ -81,30 +81,22 @@ enum OwnershipChecks {
             return ["chown": outcome(chown("d", other, shared)), "mode": mode("d"), "owner": owner("d")]
         },
         Check("ownership.other.chown-gives-away") {
-            try requireRoot()
-            try makeFile("f")
-            try giveTo("f", other, otherGroup)
+            try makeOtherUsersFile()
             let seen = try asOtherUser { outcome(chown("f", 0, unchanged)) }
             return ["chown": seen, "owner": owner("f")]
         },
         Check("ownership.other.chown-same-owner") {
-            try requireRoot()
-            try makeFile("f")
-            try giveTo("f", other, otherGroup)
+            try makeOtherUsersFile()
             let seen = try asOtherUser { outcome(chown("f", other, unchanged)) }
             return ["chown": seen, "owner": owner("f")]
         },
         Check("ownership.other.chgrp-member-group") {
-            try requireRoot()
-            try makeFile("f")
-            try giveTo("f", other, otherGroup)
+            try makeOtherUsersFile()
             let seen = try asOtherUser(groups: [shared]) { outcome(chown("f", unchanged, shared)) }
             return ["chgrp": seen, "owner": owner("f")]
         },
         Check("ownership.other.chgrp-foreign-group") {
-            try requireRoot()
-            try makeFile("f")
-            try giveTo("f", other, otherGroup)
+            try makeOtherUsersFile()
             let seen = try asOtherUser(groups: [shared]) { outcome(chown("f", unchanged, foreign)) }
             return ["chgrp": seen, "owner": owner("f")]
         },
@@ -115,9 +107,7 @@ enum OwnershipChecks {
             return ["chgrp": seen, "owner": owner("f")]
         },
         Check("ownership.other.chgrp-drops-setid-06775") {
-            try requireRoot()
-            try makeFile("f", mode: 0o6775)
-            try giveTo("f", other, otherGroup)
+            try makeOtherUsersFile(mode: 0o6775)
             try must(chmod("f", 0o6775), "chmod f")
             let seen = try asOtherUser(groups: [shared]) { outcome(chown("f", unchanged, shared)) }
             return ["chgrp": seen, "mode": mode("f")]
@@ -136,11 +126,16 @@ enum OwnershipChecks {
             return ["chmod": seen, "mode": mode("f")]
         },
         Check("ownership.other.chmod-setgid-own-group") {
-            try requireRoot()
-            try makeFile("f")
-            try giveTo("f", other, otherGroup)
+            try makeOtherUsersFile()
             let seen = try asOtherUser { outcome(chmod("f", 0o2755)) }
             return ["chmod": seen, "mode": mode("f")]
         },
     ]
+
+    /// As root: a file "f" of the second user and its own group.
+    private static func makeOtherUsersFile(mode: mode_t = 0o644) throws {
+        try requireRoot()
+        try makeFile("f", mode: mode)
+        try giveTo("f", other, otherGroup)
+    }
 }

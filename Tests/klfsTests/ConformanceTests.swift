@@ -120,12 +120,6 @@ struct ConformanceRun {
 enum KnownConformanceDifferences {
     /// Whoever the daemon runs as.
     static let eitherDaemon: [String: String] = [
-        "times.rename-dir-over-empty-dir": directoryOverEmptyDirectory,
-        "times.truncate-same-size": truncateToSameSize,
-        "times.ftruncate-same-size": truncateToSameSize,
-        "times.open-trunc-empty-file": openTruncateOfEmptyFile,
-        "times.chown-no-change-requested": chownOfNothing,
-        "times.rmdir": rmdirTouchesDirectory,
         "special.symlink.target-4095-bytes": symlinkTargetLimit,
         "special.o-tmpfile": noTemporaryFiles,
     ]
@@ -133,30 +127,14 @@ enum KnownConformanceDifferences {
     static let rootDaemon: [String: String] = eitherDaemon.merging([
         "modes.setid.other-write-02666": setgidWithoutGroupExecute,
         "modes.setid.other-truncate-02666": setgidWithoutGroupExecute,
-        "modes.setid.other-open-trunc-02666": setgidWithoutGroupExecuteAtOpen,
-        "setgid.nonmember.mkdir-0555": ownerBitsAsCaller,
     ]) { either, _ in either }
 
     static let ordinaryUserDaemon: [String: String] = eitherDaemon.merging([
-        "modes.umask-000.create-07777": headerWriteDropsSetID,
-        "modes.umask-002.create-07777": headerWriteDropsSetID,
-        "modes.umask-022.create-07777": headerWriteDropsSetID,
-        "modes.umask-077.create-07777": headerWriteDropsSetID,
-        "errors.eacces.search-0666-dir": listingNeedsSearch,
-        "errors.eacces.open-0000-file-held-open-elsewhere": openChecksNothing,
+        "errors.eacces.search-0666-dir": cachedEntryUnderUnsearchable,
     ]) { either, _ in either }
 
-    static let setgidWithoutGroupExecute = "a writer outside the file's group drops S_ISGID without group execute on tmpfs (kernel 6.2+); the kernel's FUSE setattr drops it only with group execute"
-    static let setgidWithoutGroupExecuteAtOpen = "klfs's own O_TRUNC drops S_ISGID only with group execute, not for a caller outside the file's group"
-    static let ownerBitsAsCaller = "mkdir makes the directory with owner rwx (the IV must be written) and then sets the owner bits asked for as the caller, whom the kernel then strips of the inherited S_ISGID when not in the directory's group"
-    static let directoryOverEmptyDirectory = "the target's backing directory still holds klfs.diriv: ENOTEMPTY"
-    static let truncateToSameSize = "CipherFile's resize returns at once when the size does not change, so no timestamp moves; tmpfs and ext4 set mtime and ctime (POSIX asks for it only when the size changes)"
-    static let openTruncateOfEmptyFile = "the same early return: O_TRUNC of an empty file leaves its times, where POSIX (and tmpfs, ext4) mark mtime and ctime for update"
-    static let chownOfNothing = "chown(-1, -1) asks for no change: klfs changes nothing, ctime included (POSIX allows that); tmpfs sets ctime"
-    static let rmdirTouchesDirectory = "rmdir removes klfs.diriv first, which changes the removed directory's mtime (seen through a descriptor still open on it)"
-    static let symlinkTargetLimit = "an encrypted target must fit the backing filesystem's symlink limit: 3039 bytes of plaintext at most"
-    static let noTemporaryFiles = "no tmpfile operation: O_TMPFILE gets EOPNOTSUPP"
-    static let headerWriteDropsSetID = "a non-root daemon writes the new file's header after creating it with the requested mode, and that write drops S_ISUID (and S_ISGID with group execute)"
-    static let listingNeedsSearch = "a non-root daemon lists a directory through openat(fd, \".\"), which needs search permission, so a readable but unsearchable directory cannot be listed; and without default_permissions an entry the kernel still caches resolves under it"
-    static let openChecksNothing = "a non-root daemon mounts without default_permissions and its open checks nothing itself: an open while another handle holds the file reuses that handle's backing descriptor (with -o default_permissions the kernel refuses)"
+    static let setgidWithoutGroupExecute = "a writer outside the file's group drops S_ISGID without group execute on tmpfs (kernel 6.2+); the kernel's FUSE setattr (fuse_setattr, asked to kill set-ID bits) drops it only with group execute, and klfs does not take this over (FUSE_CAP_HANDLE_KILLPRIV_V2)"
+    static let symlinkTargetLimit = "an encrypted target (padded, encrypted, base64-encoded) must fit the backing filesystem's 4095-byte limit: 3039 bytes of plaintext at most"
+    static let noTemporaryFiles = "libfuse 3.14 has no tmpfile operation: it answers the kernel's FUSE_TMPFILE with ENOSYS, which the kernel turns into EOPNOTSUPP"
+    static let cachedEntryUnderUnsearchable = "without default_permissions (a non-root daemon's mount) the kernel checks no search permission on a path walk and resolves a name it still caches (the entry timeout) under a readable but unsearchable directory without asking the daemon, whose own lookup there would be refused"
 }

@@ -68,7 +68,7 @@ extension Filesystem {
         if fields & FUSE_SET_ATTR_MODE != 0 {
             try checked(chmod(procPath(try inode.fd), wanted.st_mode & 0o7777))
         }
-        if fields & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) != 0 {
+        if fields & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) != 0 || asksNoChange(fields) {
             let uid = fields & FUSE_SET_ATTR_UID != 0 ? wanted.st_uid : uid_t.max
             let gid = fields & FUSE_SET_ATTR_GID != 0 ? wanted.st_gid : gid_t.max
             try changeOwner(of: inode, to: uid, gid)
@@ -86,6 +86,15 @@ extension Filesystem {
         }
         var st = try attributes(of: inode)
         fuse_reply_attr(req, &st, options.attributeTimeout)
+    }
+
+    /// chown(-1, -1) reaches the daemon as a setattr without fields (with
+    /// ctime alone under the writeback cache); a local filesystem still
+    /// marks ctime for it, as a chown of nothing does on the backing file.
+    private func asksNoChange(_ fields: Int32) -> Bool {
+        let changes = FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID | FUSE_SET_ATTR_SIZE
+            | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME
+        return fields & changes == 0
     }
 
     /// chown; uid_t.max or gid_t.max leaves that one. A directory's
@@ -110,13 +119,13 @@ extension Filesystem {
     func access(_ req: fuse_req_t, _ node: fuse_ino_t, _ mask: Int32) throws(SystemError) {
         let st = try backingAttributes(try inodes.inode(node).fd)
         let caller = fuse_req_ctx(req)!.pointee
-        if mask != F_OK && !permits(st, mask, uid: caller.uid, gid: caller.gid, req: req) {
+        if mask != F_OK && !permits(st, mask, uid: caller.uid, req: req) {
             throw SystemError(EACCES)
         }
         fuse_reply_err(req, 0)
     }
 
-    private func permits(_ st: stat, _ mask: Int32, uid: uid_t, gid: gid_t, req: fuse_req_t) -> Bool {
+    private func permits(_ st: stat, _ mask: Int32, uid: uid_t, req: fuse_req_t) -> Bool {
         let mode = Int32(st.st_mode)
         if uid == 0 {
             // Root reads and writes anything; it executes what someone can.
@@ -125,7 +134,7 @@ extension Filesystem {
         let granted: Int32
         if uid == st.st_uid {
             granted = (mode >> 6) & 7
-        } else if gid == st.st_gid || CallerCredentials.groups(of: req).contains(st.st_gid) {
+        } else if CallerCredentials.isInGroup(st.st_gid, req) {
             granted = (mode >> 3) & 7
         } else {
             granted = mode & 7

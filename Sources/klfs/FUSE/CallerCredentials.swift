@@ -44,6 +44,12 @@ struct CallerCredentials {
         return count > 0 ? Array(groups.prefix(Int(min(count, Int32(groups.count))))) : []
     }
 
+    /// Whether the sender of `req` is in `group`, as its group or a
+    /// supplementary one.
+    static func isInGroup(_ group: gid_t, _ req: fuse_req_t) -> Bool {
+        fuse_req_ctx(req)!.pointee.gid == group || groups(of: req).contains(group)
+    }
+
     private static func processGroups() -> [gid_t] {
         var groups = [gid_t](repeating: 0, count: Int(getgroups(0, nil)))
         let count = getgroups(Int32(groups.count), &groups)

@@ -5,10 +5,13 @@ import KLBlock
 /// Opening a regular file's contents and turning ``CipherFileError``s
 /// into errnos, logging damaged backing files once each.
 extension Filesystem {
-    /// The inode's shared contents, opened for the first user. The caller
+    /// The inode's shared contents, opened for the first user; a later
+    /// one runs `joining` first (SharedContents.acquire). The caller
     /// hands them back with `inode.contents.release()`.
-    func acquireContents(of inode: Inode, forWriting: Bool) throws(SystemError) -> CipherFile {
-        try acquireContents(of: inode, forWriting: forWriting) { () throws(SystemError) -> (Int32, CipherFile) in
+    func acquireContents(of inode: Inode, forWriting: Bool,
+                         joining: () throws(SystemError) -> Void = {}) throws(SystemError) -> CipherFile {
+        try acquireContents(of: inode, forWriting: forWriting,
+                            joining: joining) { () throws(SystemError) -> (Int32, CipherFile) in
             let fd = try openBacking(inode, forWriting: forWriting)
             do throws(CipherFileError) {
                 return (fd, try CipherFile.open(descriptor: fd, format: fileFormat))
@@ -22,9 +25,9 @@ extension Filesystem {
     /// The same, opened with `open` for the first user (create hands over
     /// the file it made). A writer gets a writable backing descriptor
     /// whoever opened it first.
-    func acquireContents(of inode: Inode, forWriting: Bool,
+    func acquireContents(of inode: Inode, forWriting: Bool, joining: () throws(SystemError) -> Void = {},
                          _ open: () throws(SystemError) -> (Int32, CipherFile)) throws(SystemError) -> CipherFile {
-        try inode.contents.acquire(writer: forWriting, openWritable: { () throws(SystemError) -> Int32 in
+        try inode.contents.acquire(writer: forWriting, joining: joining, openWritable: { () throws(SystemError) -> Int32 in
             try openBacking(inode, forWriting: true)
         }, open)
     }
@@ -82,9 +85,26 @@ extension Filesystem {
     }
 
     func truncate(_ inode: Inode, to size: UInt64) throws(SystemError) {
-        try withContents(of: inode, forWriting: true) { file throws(CipherFileError) in
-            try file.truncate(to: Int(size))
+        let file = try acquireContents(of: inode, forWriting: true)
+        defer { inode.contents.release() }
+        try truncate(file, of: inode, to: Int(size))
+    }
+
+    /// Truncates `file`, the contents of `inode`. A truncate that leaves
+    /// the size as it was still marks mtime and ctime, as local filesystems
+    /// do (and POSIX asks of O_TRUNC); CipherFile does not touch the backing
+    /// file then, so the times are set here, off the path of any truncate
+    /// that changes the size.
+    func truncate(_ file: CipherFile, of inode: Inode, to size: Int) throws(SystemError) {
+        let unchanged = file.size == size
+        do throws(CipherFileError) {
+            try file.truncate(to: size)
+        } catch {
+            throw failure(error, in: inode)
         }
+        guard unchanged else { return }
+        var times = [timespec(tv_sec: 0, tv_nsec: cfuse_utime_omit), timespec(tv_sec: 0, tv_nsec: cfuse_utime_now)]
+        try checked(utimensat(AT_FDCWD, procPath(try inode.fd), &times, 0))
     }
 
     /// A new, empty klfs file at `name` in `directory`, made exclusively
@@ -99,8 +119,11 @@ extension Filesystem {
         let fd = try asCaller(req) { () throws(SystemError) in
             try checked(openat(directoryFD, name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, mode & 0o7777))
         }
+        let created = mode & (S_ISUID | S_ISGID) != 0 ? try? backingAttributes(fd) : nil
         do throws(CipherFileError) {
-            return (fd, try CipherFile.create(descriptor: fd, format: fileFormat))
+            let file = try CipherFile.create(descriptor: fd, format: fileFormat)
+            if let created { restoreSetIDBits(of: fd, to: created.st_mode) }
+            return (fd, file)
         } catch {
             // The header did not fit (ENOSPC): the create fails, so its name
             // must not stay behind as an empty file.
@@ -108,6 +131,15 @@ extension Filesystem {
             close(fd)
             throw SystemError(error.errno)
         }
+    }
+
+    /// A daemon that is not root lacks CAP_FSETID, so its header write
+    /// drops the new file's set-user-ID bit (and a group-executable
+    /// set-group-ID bit); the owner, which it is, sets back the bits the
+    /// file was created with (those the backing filesystem gave, no more).
+    private func restoreSetIDBits(of fd: Int32, to created: mode_t) {
+        guard let now = try? backingAttributes(fd), now.st_mode != created else { return }
+        fchmod(fd, created & 0o7777)
     }
 
     /// mknod with S_IFREG: a klfs file nobody has open.

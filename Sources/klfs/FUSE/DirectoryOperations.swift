@@ -20,7 +20,7 @@ extension Filesystem {
     }
 
     func fsyncdir(_ req: fuse_req_t, _ node: fuse_ino_t, _ datasync: Int32) throws(SystemError) {
-        let fd = try checked(openat(try inodes.inode(node).fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC))
+        let fd = try DirectoryStream.openForReading(try inodes.inode(node).fd)
         defer { close(fd) }
         try checked(datasync != 0 ? fdatasync(fd) : Glibc.fsync(fd))
         fuse_reply_err(req, 0)
@@ -74,26 +74,28 @@ extension Filesystem {
     }
 
     /// One readdirplus entry (`name` as listed, `backing` as stored), or
-    /// -1 when it does not fit in `room`.
+    /// -1 when it does not fit in `room`. An entry without a node ID (the
+    /// dot entries, and any in a directory the daemon may read but not
+    /// search, as a listing needs no search permission) carries its name
+    /// and type only, and counts no lookup.
     private func addEntryPlus(_ req: fuse_req_t, _ buffer: UnsafeMutablePointer<CChar>, _ room: Int,
                               _ name: [CChar], _ backing: UnsafePointer<CChar>, _ raw: dirent, _ next: off_t,
                               in directory: Inode) throws(SystemError) -> Int {
-        let isDot = strcmp(backing, ".") == 0 || strcmp(backing, "..") == 0
         var entry = fuse_entry_param()
-        if isDot {
-            // No lookup is counted for entries whose ino is 0.
-            entry.attr.st_ino = raw.d_ino
-            entry.attr.st_mode = mode_t(raw.d_type) << 12
-        } else {
+        entry.attr.st_ino = raw.d_ino
+        entry.attr.st_mode = mode_t(raw.d_type) << 12
+        if strcmp(backing, ".") != 0 && strcmp(backing, "..") != 0 {
             do {
                 entry = try lookUp(backing, in: directory)
             } catch where error.code == ENOENT {
                 return 0  // Removed since the stream read it.
+            } catch where error.code == EACCES {
+                // Name and type only, as above.
             }
         }
         let needed = fuse_add_direntry_plus(req, buffer, room, name, &entry, next)
         if needed > room {
-            if !isDot { inodes.forget(entry.ino, count: 1) }
+            if entry.ino != 0 { inodes.forget(entry.ino, count: 1) }
             return -1
         }
         return needed
@@ -104,8 +106,8 @@ extension Filesystem {
         try refuseHidden(name, in: directory)
         let backing = try names.backingName(name, in: directory)
         try names.creating(backing, in: directory) { () throws(SystemError) in
-            try asCaller(req) { () throws(SystemError) in
-                try names.makeDirectory(backing.name, mode: mode, in: directory)
+            try names.makeDirectory(backing.name, mode: mode, in: directory) { make throws(SystemError) in
+                try asCaller(req, make)
             }
         }
         var entry = try lookUp(backing.name, in: directory)

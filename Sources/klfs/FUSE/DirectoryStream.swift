@@ -9,7 +9,7 @@ final class DirectoryStream {
 
     /// `directory` is any descriptor on the directory (O_PATH will do).
     init(_ directory: Int32, at offset: off_t = 0) throws(SystemError) {
-        let fd = try checked(openat(directory, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC))
+        let fd = try Self.openForReading(directory)
         guard let stream = fdopendir(fd) else {
             let error = SystemError.current
             close(fd)
@@ -17,6 +17,19 @@ final class DirectoryStream {
         }
         self.stream = stream
         if offset != 0 { seekdir(stream, Int(offset)) }
+    }
+
+    /// A readable descriptor on the directory `directory` (any descriptor
+    /// on it). openat(".") is one path step, but it needs search permission
+    /// on the directory, where listing one needs read permission only; a
+    /// daemon that is not root is refused then, and reopens it through
+    /// /proc/self/fd, which needs no search.
+    static func openForReading(_ directory: Int32) throws(SystemError) -> Int32 {
+        let fd = openat(directory, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd == -1 && errno == EACCES {
+            return try checked(open(procPath(directory), O_RDONLY | O_DIRECTORY | O_CLOEXEC))
+        }
+        return try checked(fd)
     }
 
     /// The next entry's name, or nil at the end.

@@ -76,32 +76,54 @@ extension Filesystem {
         let flags = fi.pointee.flags
         let writes = flags & O_ACCMODE != O_RDONLY
         if writes && options.readOnly { throw SystemError(EROFS) }
-        let file = try acquireContents(of: inode, forWriting: writes)
+        let file = try acquireContents(of: inode, forWriting: writes, joining: { () throws(SystemError) in
+            try requireAccess(to: inode, openedWith: flags)
+        })
         let handle = OpenFile(inode: inode, file: file, appends: appendsInDaemon(flags))
         if writes && flags & O_TRUNC != 0 {
             do {
-                try file.truncate(to: 0)
+                try truncate(file, of: inode, to: 0)
             } catch {
                 handle.close()
-                throw failure(error, in: inode)
+                throw error
             }
-            dropSetIDBits(of: inode, truncatedBy: fuse_req_ctx(req)!.pointee)
+            dropSetIDBits(of: inode, truncatedBy: req)
         }
         attachOpenFile(handle, to: fi)
     }
 
+    /// An open that joins another handle's backing descriptor opens
+    /// nothing itself, so a daemon that is not root (whose mount has no
+    /// default_permissions) checks the access asked for as opening would.
+    /// A root daemon's callers are root, or the kernel checked them
+    /// (default_permissions).
+    private func requireAccess(to inode: Inode, openedWith flags: Int32) throws(SystemError) {
+        guard !runsAsRoot else { return }
+        let mask: Int32
+        switch flags & O_ACCMODE {
+        case O_RDONLY: mask = R_OK
+        case O_WRONLY: mask = W_OK
+        default: mask = R_OK | W_OK
+        }
+        try checked(faccessat(AT_FDCWD, procPath(try inode.fd), mask, AT_EACCESS))
+    }
+
     /// An unprivileged caller's truncate drops the set-user-ID bit, and the
-    /// set-group-ID bit of a group-executable file, as on a local
+    /// set-group-ID bit of a group-executable file or of one whose group
+    /// the caller is not in (the kernel's rule since 6.2), as on a local
     /// filesystem. The kernel does this itself for writes and for truncates
     /// it sends as setattr, but an O_TRUNC open reaches the daemon whole
     /// (atomic O_TRUNC), and the daemon's own truncate, as root, keeps
     /// them. "Privileged" is uid 0 here: the request does not carry the
     /// caller's capabilities.
-    private func dropSetIDBits(of inode: Inode, truncatedBy caller: fuse_ctx) {
+    private func dropSetIDBits(of inode: Inode, truncatedBy req: fuse_req_t) {
+        let caller = fuse_req_ctx(req)!.pointee
         guard caller.uid != 0, let fd = try? inode.fd, let st = try? backingAttributes(fd) else { return }
         var mode = st.st_mode & 0o7777
         if mode & S_ISUID != 0 { mode &= ~S_ISUID }
-        if mode & (S_ISGID | S_IXGRP) == S_ISGID | S_IXGRP { mode &= ~S_ISGID }
+        if mode & S_ISGID != 0 && (mode & S_IXGRP != 0 || !CallerCredentials.isInGroup(st.st_gid, req)) {
+            mode &= ~S_ISGID
+        }
         if mode != st.st_mode & 0o7777 { chmod(procPath(fd), mode) }
     }
 

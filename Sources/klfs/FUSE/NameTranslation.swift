@@ -175,25 +175,35 @@ final class NameTranslation: @unchecked Sendable {
         }
     }
 
-    /// mkdir: the new directory `backing` in `parent`, with its IV. It is
-    /// made with owner rwx, which writing the IV needs (a root daemon makes
-    /// it with the caller's credentials, without root's rights), and given
-    /// the owner bits of `mode` after.
-    func makeDirectory(_ backing: [CChar], mode: mode_t, in parent: Inode) throws(SystemError) {
+    /// mkdir: the new directory `backing` in `parent`, with its IV, made by
+    /// `creator` (a root daemon's runs it with the caller's credentials).
+    /// It is made with owner rwx, which writing the IV needs (the caller
+    /// has no root's rights), and given the owner bits of `mode` after by
+    /// the daemon: a caller outside the directory's group would lose the
+    /// set-group-ID bit it inherited, where mkdir keeps it.
+    func makeDirectory(_ backing: [CChar], mode: mode_t, in parent: Inode,
+                       by creator: (() throws(SystemError) -> Int32) throws(SystemError) -> Int32) throws(SystemError) {
         let parentFD = try parent.fd
         guard encrypts else {
-            try checked(mkdirat(parentFD, backing, mode))
+            _ = try creator { () throws(SystemError) in try checked(mkdirat(parentFD, backing, mode)) }
             return
         }
-        try checked(mkdirat(parentFD, backing, mode | S_IRWXU))
-        let fd = openat(parentFD, backing, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        var status = fd >= 0 ? DirectoryIV.write(DirectoryIV.random(), in: fd) : errno
-        if status == 0 && mode & S_IRWXU != S_IRWXU {
-            status = takeOwnerBits(of: mode, fd)
-            if status != 0 { unlinkat(fd, DirectoryIV.fileName, 0) }
+        let fd = try creator { () throws(SystemError) in
+            try checked(mkdirat(parentFD, backing, mode | S_IRWXU))
+            let fd = openat(parentFD, backing, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            let status = fd >= 0 ? DirectoryIV.write(DirectoryIV.random(), in: fd) : errno
+            guard status == 0 else {
+                if fd >= 0 { close(fd) }
+                unlinkat(parentFD, backing, AT_REMOVEDIR)
+                throw SystemError(status)
+            }
+            return fd
         }
-        if fd >= 0 { close(fd) }
+        defer { close(fd) }
+        guard mode & S_IRWXU != S_IRWXU else { return }
+        let status = takeOwnerBits(of: mode, fd)
         if status != 0 {
+            unlinkat(fd, DirectoryIV.fileName, 0)
             unlinkat(parentFD, backing, AT_REMOVEDIR)
             throw SystemError(status)
         }
@@ -209,7 +219,10 @@ final class NameTranslation: @unchecked Sendable {
     }
 
     /// rmdir: a directory holding nothing but its IV file counts as empty.
-    /// The IV goes first, and comes back if the directory cannot go.
+    /// The IV goes first, and comes back if the directory cannot go. The
+    /// removed directory gets back the mtime it had before its IV went, as
+    /// rmdir changes only its ctime (seen through a descriptor still open
+    /// on it); a best effort, as the directory is gone either way.
     func removeDirectory(_ backing: [CChar], in parent: Inode) throws(SystemError) {
         let parentFD = try parent.fd
         guard encrypts else {
@@ -219,6 +232,7 @@ final class NameTranslation: @unchecked Sendable {
         let fd = try checked(openat(parentFD, backing, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))
         defer { close(fd) }
         try requireOnlyIV(fd)
+        let before = try backingAttributes(fd)
         let iv = try? DirectoryIV.read(in: fd).get()
         if unlinkat(fd, DirectoryIV.fileName, 0) != 0 && errno != ENOENT { throw SystemError.current }
         if unlinkat(parentFD, backing, AT_REMOVEDIR) != 0 {
@@ -226,6 +240,8 @@ final class NameTranslation: @unchecked Sendable {
             if let iv { _ = DirectoryIV.write(iv, in: fd) }
             throw error
         }
+        var times = [timespec(tv_sec: 0, tv_nsec: cfuse_utime_omit), before.st_mtim]
+        futimens(fd, &times)
     }
 
     /// rename of `source` in `from` to `target` in `to` (flags: 0 or

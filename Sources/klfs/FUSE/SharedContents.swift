@@ -54,11 +54,13 @@ final class SharedContents: @unchecked Sendable {
     /// A `writer` that finds the descriptor read-only (a reader opened it
     /// when a read-write open was refused, and the mode has changed since)
     /// has it upgraded with a read-write descriptor from `openWritable`.
-    func acquire(writer: Bool, openWritable: () throws(SystemError) -> Int32,
+    /// A user who finds the file open runs `joining` first, which may refuse.
+    func acquire(writer: Bool, joining: () throws(SystemError) -> Void, openWritable: () throws(SystemError) -> Int32,
                  _ open: () throws(SystemError) -> (Int32, CipherFile)) throws(SystemError) -> CipherFile {
         lock.lock()
         defer { lock.unlock() }
         if let file {
+            try joining()
             if writer && !descriptorIsWritable { try upgradeDescriptor(with: openWritable) }
             users += 1
             return file
