@@ -38,14 +38,14 @@ def timed(command, **kwargs):
     return time.monotonic() - start
 
 
-def drop_caches():
+def drop_caches(longest_settle=5.0):
     """Writes dirty pages, then drops clean page cache, dentries and inodes
-    (tmpfs contents are not cache and stay), then waits for the machine to
-    settle."""
+    (tmpfs contents are not cache and stay), then waits (up to
+    `longest_settle` seconds) for the machine to settle."""
     os.sync()
     with open("/proc/sys/vm/drop_caches", "w") as knob:
         knob.write("3\n")
-    settle()
+    settle(longest=longest_settle)
 
 
 def busy_jiffies():

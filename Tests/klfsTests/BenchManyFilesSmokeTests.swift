@@ -16,7 +16,7 @@ import Testing
     private func runScript(_ extra: [String]) throws -> [String: Any] {
         let process = Process()
         process.executableURL = Self.script
-        process.arguments = ["--files", "2000", "--dirs", "20", "--json", "--klfs", klfsBinary.path] + extra
+        process.arguments = ["--files", "2000", "--dirs", "20", "--settle-seconds", "1", "--json", "--klfs", klfsBinary.path] + extra
         let stdout = Pipe(), stderr = Pipe()
         process.standardOutput = stdout
         process.standardError = stderr
