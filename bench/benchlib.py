@@ -134,7 +134,15 @@ class Mounted:
             finally:
                 if stderr_path:
                     stderr.close()
-            self.wait_for_mount()
+            try:
+                self.wait_for_mount()
+            except BaseException:
+                # A daemon that is slow to mount must not outlive the run.
+                self.process.kill()
+                self.process.wait()
+                if self.path in mounted_paths():
+                    subprocess.run(["fusermount3", "-u", "-z", self.path], check=False)
+                raise
             self.restart_peak_rss()
 
     @property
