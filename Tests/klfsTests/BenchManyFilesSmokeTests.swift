@@ -4,9 +4,8 @@ import Testing
 
 /// bench/many-files at 2,000 files in 20 directories against the built
 /// klfs and gocryptfs: every step runs, the report has the documented
-/// shape, and every mount comes down. Under a low descriptor limit
-/// gocryptfs stays below it, and klfs either passes or reports EMFILE
-/// (it keeps a descriptor per inode the kernel caches) instead of hanging.
+/// shape, and every mount comes down. Under a low descriptor limit both
+/// daemons stay below it (klfs's descriptor cache takes half of it).
 @Suite(.serialized) struct BenchManyFilesSmokeTests {
     static let script = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -66,7 +65,7 @@ import Testing
     }
 
     @Test(.enabled(if: geteuid() == 0, "mounts tmpfs and drops caches: root only"))
-    func aLowDescriptorLimitIsReportedNotHung() throws {
+    func bothDaemonsRunEveryStepUnderALowDescriptorLimit() throws {
         let report = try runScript(["--limit-descriptors", "512"])
         let daemons = try #require(report["daemons"] as? [String: [String: Any]])
         for name in ["gocryptfs", "klfs"] {
@@ -76,17 +75,12 @@ import Testing
         let steps = try #require(report["steps"] as? [[String: Any]])
         #expect(steps.map { $0["key"] as? String } == Self.steps)
         for step in steps {
-            let gocryptfs = try result(of: step, for: "gocryptfs")
-            #expect(gocryptfs["error"] is NSNull, "gocryptfs \(step["key"] ?? "?"): \(gocryptfs["error"] ?? "?")")
-            #expect((gocryptfs["peak_descriptors"] as? Int ?? 0) <= 512)
-            let klfs = try result(of: step, for: "klfs")
-            if let error = klfs["error"] as? String {
-                #expect(klfs["seconds"] is NSNull)
-                #expect(error.hasPrefix("EMFILE") || error.hasPrefix("skipped"), "klfs \(step["key"] ?? "?"): \(error)")
-            } else {
-                #expect((klfs["seconds"] as? Double ?? 0) > 0)
-                #expect((klfs["peak_descriptors"] as? Int ?? 0) <= 512)
+            for name in ["gocryptfs", "klfs"] {
+                let outcome = try result(of: step, for: name)
+                #expect(outcome["error"] is NSNull, "\(name) \(step["key"] ?? "?"): \(outcome["error"] ?? "?")")
+                #expect((outcome["peak_descriptors"] as? Int ?? 0) <= 512)
             }
         }
+        #expect(report["failures"] as? Int == 0)
     }
 }

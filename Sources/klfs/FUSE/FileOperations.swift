@@ -29,13 +29,14 @@ extension Filesystem {
             return
         }
         var entry: fuse_entry_param
+        let inode: Inode
         do {
             entry = try lookUp(backing.name, in: directory)
+            inode = try inodes.inode(entry.ino)
         } catch {
             close(created.fd)
             throw error
         }
-        let inode = try inodes.inode(entry.ino)
         var adopted = false
         let writes = fi.pointee.flags & O_ACCMODE != O_RDONLY
         let file: CipherFile

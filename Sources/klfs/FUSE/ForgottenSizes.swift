@@ -47,8 +47,10 @@ struct KnownSize {
 final class ForgottenSizes: @unchecked Sendable {
     private let lock = NSLock()
     private var entries: [BackingID: KnownSize] = [:]
-    /// Bounds the memory: about 100 bytes an entry, 6 MiB at most.
-    private static let limit = 1 << 16
+    /// Bounds the memory: about 64 bytes an entry, 64 MiB at most, enough
+    /// for a tree of a million files, whose `du` or `rm -rf` after the
+    /// kernel forgot it would otherwise read most headers again.
+    private static let limit = 1 << 20
 
     /// Keeps `known` for the file `backing`.
     func keep(_ known: KnownSize, of backing: BackingID) {
