@@ -12,19 +12,10 @@ import Testing
 
     @Test(.enabled(if: geteuid() == 0, "mounts tmpfs and drops caches: root only"))
     func quickComparisonReportsEveryCaseForEveryFilesystem() throws {
-        let process = Process()
-        process.executableURL = Self.script
-        process.arguments = ["--quick", "--json", "--klfs", klfsBinary.path]
-        let stdout = Pipe(), stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        let log = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "bench/compare failed: \(log)")
+        let run = try runCommand(Self.script, ["--quick", "--json", "--klfs", klfsBinary.path])
+        try #require(run.status == 0, "bench/compare failed: \(run.standardError)")
 
-        let report = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [String: Any])
         let filesystems = try #require(report["filesystems"] as? [String])
         #expect(filesystems == ["tmpfs", "passthrough_ll", "gocryptfs", "klfs"])
         let cases = try #require(report["cases"] as? [[String: Any]])

@@ -112,6 +112,43 @@ import Testing
         print("ok")
         """
 
+    /// Renames, reads and stats from several threads at once, on more files
+    /// than the cache holds: descriptors are evicted and reopened by name
+    /// while requests are in flight and names are moving.
+    @Test func concurrentRenamesReadsAndStatsSurviveEviction() throws {
+        let volume = try VolumeFixture()
+        defer { volume.unmount() }
+        try mountUnderDescriptorLimit(volume)
+        try #require(mkdir(volume.path("d"), 0o755) == 0)
+        let count = 2_000, movers = 4
+        for i in 0..<count { try write(contents(i), to: volume.path("d/f\(i)")) }
+        let directory = volume.path("d")
+        let failures = Failures()
+        DispatchQueue.concurrentPerform(iterations: movers + 1) { worker in
+            if worker == movers {
+                // Stats every file over and over, whatever name it has now.
+                for pass in 0..<3 {
+                    for i in 0..<count {
+                        var st = stat()
+                        if lstat("\(directory)/f\(i)", &st) != 0 && lstat("\(directory)/g\(i)", &st) != 0
+                            && lstat("\(directory)/f\(i)", &st) != 0 {
+                            failures.record("stat \(i) pass \(pass): \(errno)")
+                        }
+                    }
+                }
+                return
+            }
+            for i in stride(from: worker, to: count, by: movers) {
+                let from = "\(directory)/f\(i)", to = "\(directory)/g\(i)"
+                if rename(from, to) != 0 { failures.record("rename \(i): \(errno)") }
+                if (try? read(to)) != contents(i) { failures.record("read g\(i)") }
+                if rename(to, from) != 0 { failures.record("rename back \(i): \(errno)") }
+            }
+        }
+        #expect(failures.all.isEmpty, "\(failures.all.prefix(10))")
+        for i in stride(from: 0, to: count, by: 7) { #expect(try read(volume.path("d/f\(i)")) == contents(i)) }
+    }
+
     /// `klfs mount` started under `prlimit --nofile=512:512`, so the daemon
     /// it forks has that limit from the start.
     private func mountUnderDescriptorLimit(_ volume: VolumeFixture) throws {
@@ -123,6 +160,15 @@ import Testing
         try process.run()
         process.waitUntilExit()
         try #require(process.terminationStatus == 0 && volume.isMounted)
+    }
+
+    /// What went wrong on any thread.
+    private final class Failures: @unchecked Sendable {
+        private let lock = NSLock()
+        private var failures: [String] = []
+
+        func record(_ failure: String) { lock.withLock { failures.append(failure) } }
+        var all: [String] { lock.withLock { failures } }
     }
 
     /// Counts a process's open descriptors every 50 ms until stopped.
