@@ -16,14 +16,25 @@ static cpuid_leaf read_leaf(uint32_t leaf, uint32_t subleaf) {
 
 static bool bit(uint32_t value, unsigned index) { return (value >> index) & 1u; }
 
-// XCR0 bits 5-7 (opmask, ZMM_Hi256, Hi16_ZMM) and 1-2 (SSE, AVX): the OS
-// saves and restores the full AVX-512 state across context switches.
-static bool os_saves_zmm(bool osxsave) {
-    if (!osxsave) return false;
+// XCR0: the state components the OS saves and restores across context
+// switches. Without OSXSAVE there is no XGETBV and no AVX state at all.
+static uint32_t read_xcr0(bool osxsave) {
+    if (!osxsave) return 0;
     uint32_t lo, hi;
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    const uint32_t needed = (1u << 1) | (1u << 2) | (1u << 5) | (1u << 6) | (1u << 7);
-    return (lo & needed) == needed;
+    return lo;
+}
+
+// XCR0 bits 1-2 (SSE, AVX): the upper halves of the ymm registers survive.
+static bool saves_ymm(uint32_t xcr0) {
+    const uint32_t needed = (1u << 1) | (1u << 2);
+    return (xcr0 & needed) == needed;
+}
+
+// And bits 5-7 (opmask, ZMM_Hi256, Hi16_ZMM): the full AVX-512 state.
+static bool saves_zmm(uint32_t xcr0) {
+    const uint32_t needed = (1u << 5) | (1u << 6) | (1u << 7);
+    return saves_ymm(xcr0) && (xcr0 & needed) == needed;
 }
 
 static void read_brand(klfs_cpu_features *f) {
@@ -53,7 +64,9 @@ void klfs_cpu_detect(klfs_cpu_features *f) {
     cpuid_leaf l1 = read_leaf(1, 0);
     f->aesni = bit(l1.ecx, 25);
     f->pclmulqdq = bit(l1.ecx, 1);
-    f->os_saves_zmm = os_saves_zmm(bit(l1.ecx, 27));
+    const uint32_t xcr0 = read_xcr0(bit(l1.ecx, 27));
+    f->os_saves_ymm = saves_ymm(xcr0);
+    f->os_saves_zmm = saves_zmm(xcr0);
 
     if (f->max_basic_leaf >= 7) {
         cpuid_leaf l7 = read_leaf(7, 0);
@@ -76,6 +89,10 @@ void klfs_cpu_detect(klfs_cpu_features *f) {
         f->iwkey_nobackup = bit(l19.ecx, 0);
         f->iwkey_random = bit(l19.ecx, 1);
     }
+}
+
+bool klfs_cpu_has_vaes256(const klfs_cpu_features *f) {
+    return f->vaes && f->vpclmulqdq && f->avx2 && f->os_saves_ymm;
 }
 
 bool klfs_cpu_has_vaes512(const klfs_cpu_features *f) {

@@ -183,6 +183,7 @@ typedef struct xts_call {
     size_t unit_size;
     size_t units;
     const uint8_t *first_unit;
+    klfs_xts_kernel kernel;
 } xts_call;
 
 static int xts_crypt_on_secret_stack(void *argument) {
@@ -191,8 +192,8 @@ static int xts_crypt_on_secret_stack(void *argument) {
     int status = load_xts_key(call->iwkey, call->data_handle, call->tweak_handle,
                               call->direction == KLFS_ENCRYPT, call->direction == KLFS_DECRYPT, &keys);
     if (status == KLFS_OK)
-        status = klfs_aesni_xts_crypt(&keys, call->direction, call->in, call->out, call->unit_size,
-                                      call->units, call->first_unit);
+        status = klfs_aesni_xts_crypt(&keys, call->kernel, call->direction, call->in, call->out,
+                                      call->unit_size, call->units, call->first_unit);
     klfs_wipe(&keys, sizeof keys); // the unwrapped keys' round keys die here
     return status;
 }
@@ -200,8 +201,9 @@ static int xts_crypt_on_secret_stack(void *argument) {
 int klfs_softkl_xts_crypt(const klfs_iwkey *iwkey, const uint8_t data_handle[64],
                           const uint8_t tweak_handle[64], klfs_direction direction,
                           const uint8_t *in, uint8_t *out, size_t unit_size, size_t units,
-                          const uint8_t first_unit[16]) {
-    xts_call call = {iwkey, data_handle, tweak_handle, direction, in, out, unit_size, units, first_unit};
+                          const uint8_t first_unit[16], klfs_xts_kernel kernel) {
+    xts_call call = {iwkey, data_handle, tweak_handle, direction, in, out, unit_size, units,
+                     first_unit, kernel};
     int status = klfs_run_on_secret_stack(xts_crypt_on_secret_stack, &call);
     // A refused handle leaves no output behind.
     if (status == KLFS_EHANDLE) memset(out, 0, unit_size * units);

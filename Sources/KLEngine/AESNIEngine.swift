@@ -1,18 +1,21 @@
 import CKLKernels
 
-/// The `aesni` engine, the speed baseline: AES-NI / VAES-512 XTS with the
+/// The `aesni` engine, the speed baseline: AES-NI / VAES XTS with the
 /// expanded key schedules held in secret memory for the life of the key.
 /// Unlike the Key Locker engines, the key itself stays in memory (round
 /// keys 0 and 1 of AES-256 are the raw key).
 public struct AESNIEngine: XTSEngine {
     public var kind: EngineKind { .aesni }
+    /// The kernel every key of this engine runs (never `auto`).
+    public let xtsKernel: XTSKernel
+    public var kernelName: String { xtsKernel.rawValue }
 
-    public init(features: CPUFeatures = .detect()) throws(EngineError) {
+    /// `xtsKernel` is resolved here: `auto` becomes the fastest kernel the
+    /// CPU runs, and a kernel it cannot run is refused.
+    public init(features: CPUFeatures = .detect(), xtsKernel: XTSKernel = .auto) throws(EngineError) {
         guard features.raw.aesni else { throw .unavailable("the CPU has no AES-NI") }
+        self.xtsKernel = try features.resolve(xtsKernel)
     }
-
-    /// "vaes-avx512" or "aesni".
-    public static var kernelName: String { String(cString: klfs_aesni_xts_kernel_name()) }
 
     public func makeKey(dataKey: SecretBytes, tweakKey: SecretBytes) throws(EngineError) -> any XTSKey {
         defer {
@@ -32,7 +35,7 @@ public struct AESNIEngine: XTSEngine {
                 }
             }
         }
-        return AESNIXTSKey(schedules: schedules)
+        return AESNIXTSKey(schedules: schedules, xtsKernel: xtsKernel)
     }
 
     public func makeBlockKey(_ key: SecretBytes) throws(EngineError) -> any BlockCipherKey {
@@ -55,7 +58,9 @@ public struct AESNIEngine: XTSEngine {
 /// the last reference goes.
 public struct AESNIXTSKey: XTSKey {
     let schedules: SecretBytes
+    public let xtsKernel: XTSKernel
     public var engine: EngineKind { .aesni }
+    public var kernelName: String { xtsKernel.rawValue }
 
     public func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
                       into output: UnsafeMutableRawBufferPointer,
@@ -63,7 +68,7 @@ public struct AESNIXTSKey: XTSKey {
         try schedules.withUnsafeBytes { key throws(EngineError) in
             let key = key.baseAddress!.assumingMemoryBound(to: klfs_aesni_xts_key.self)
             try runKernel(input, output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit) {
-                klfs_aesni_xts_crypt(key, direction.kernelValue, $0, $1, $2, $3, $4)
+                klfs_aesni_xts_crypt(key, xtsKernel.kernelValue, direction.kernelValue, $0, $1, $2, $3, $4)
             }
         }
     }

@@ -5,6 +5,9 @@ import CKLKernels
 public struct CPUFeatures: Sendable {
     public let raw: klfs_cpu_features
 
+    /// Features as given, not detected (tests describe other CPUs so).
+    public init(raw: klfs_cpu_features) { self.raw = raw }
+
     public static func detect() -> CPUFeatures {
         var features = klfs_cpu_features()
         klfs_cpu_detect(&features)

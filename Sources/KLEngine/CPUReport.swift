@@ -12,10 +12,11 @@ public struct CPUReport: Sendable {
         var lines = [
             "CPU:            \(features.brand.isEmpty ? features.vendor : features.brand)",
             "AES:            AES-NI \(yesNo(raw.aesni)), PCLMULQDQ \(yesNo(raw.pclmulqdq)), "
-                + "VAES \(yesNo(raw.vaes)), VPCLMULQDQ \(yesNo(raw.vpclmulqdq)), "
+                + "VAES \(yesNo(raw.vaes)), VPCLMULQDQ \(yesNo(raw.vpclmulqdq)), AVX2 \(yesNo(raw.avx2)), "
                 + "AVX-512 F/BW/VL \(yesNo(raw.avx512f && raw.avx512bw && raw.avx512vl))"
                 + (raw.avx512f && !raw.os_saves_zmm ? " (ZMM state not enabled by the OS)" : ""),
-            "XTS kernel:     \(AESNIEngine.kernelName) (aesni and keylocker-soft engines)",
+            "XTS kernels:    " + XTSKernel.concrete.map(kernelSupport).joined(separator: ", "),
+            "XTS kernel:     \(autoKernel) by default (aesni and keylocker-soft engines; --xts-kernel picks another)",
             "Key Locker:     \(features.keyLocker.explanation)"
                 + (KeyLockerEmulator.isInstalled ? ", emulated by klfs" : ""),
         ]
@@ -32,6 +33,15 @@ public struct CPUReport: Sendable {
         lines.append("Engine auto:    \(decision.kind.rawValue), because \(decision.reason)")
         return lines
     }
+
+    /// "vaes-256 yes", or "vaes-512 no (lacks AVX-512F, ...)".
+    private func kernelSupport(_ kernel: XTSKernel) -> String {
+        let missing = features.missingFeatures(for: kernel)
+        return "\(kernel.rawValue) \(yesNo(missing.isEmpty))"
+            + (missing.isEmpty ? "" : " (lacks \(missing.joined(separator: ", ")))")
+    }
+
+    private var autoKernel: String { (try? features.resolve(.auto))?.rawValue ?? "none" }
 
     private func yesNo(_ flag: Bool) -> String { flag ? "yes" : "no" }
 }

@@ -17,6 +17,10 @@ public struct EngineBenchmark: Sendable {
         /// cost (keylocker-soft unwraps both handles for every call) is
         /// lost in the crypto, and a 4 KiB one, where it shows.
         public var requestSizes: [Int] = [1 << 20, 4096]
+        /// The XTS kernels the aesni and keylocker-soft engines are measured
+        /// on, one row each; a kernel this CPU cannot run is reported
+        /// unavailable, with what it lacks.
+        public var xtsKernels: [XTSKernel] = XTSKernel.concrete
 
         public init() {}
     }
@@ -31,6 +35,8 @@ public struct EngineBenchmark: Sendable {
             case unavailable
         }
         public let engine: String
+        /// The XTS kernel of an aesni or keylocker-soft row; nil for the others.
+        public let xtsKernel: String?
         public let direction: String
         public let sectorSize: Int
         /// Bytes per engine call.
@@ -44,7 +50,10 @@ public struct EngineBenchmark: Sendable {
 
     public struct Report: Codable, Sendable {
         public let cpu: String
+        /// The kernel `auto` picks on this CPU.
         public let xtsKernel: String
+        /// The kernels this CPU runs, slowest first.
+        public let xtsKernels: [String]
         public let rounds: Int
         public let rows: [Row]
     }
@@ -62,16 +71,29 @@ public struct EngineBenchmark: Sendable {
         self.features = features
     }
 
+    /// What one row measures: OpenSSL, or an engine on one XTS kernel.
+    struct Peer: Hashable {
+        let engine: String
+        let xtsKernel: XTSKernel?
+    }
+
     /// Peers in the order the table shows them. "openssl" is libcrypto's
     /// EVP AES-256-XTS with the IV set per sector, as a disk encryptor uses
     /// it; "openssl-speed" is `openssl speed -evp aes-256-xts`, one IV per
-    /// buffer: OpenSSL's best case, encryption only.
-    static let peers = ["openssl", "openssl-speed", EngineKind.aesni.rawValue,
-                        EngineKind.keylockerSoft.rawValue, EngineKind.keylocker.rawValue]
+    /// buffer: OpenSSL's best case, encryption only. The aesni and
+    /// keylocker-soft engines come once per kernel; keylocker runs its own.
+    var peers: [Peer] {
+        let perKernel = [EngineKind.aesni, .keylockerSoft].flatMap { kind in
+            configuration.xtsKernels.map { Peer(engine: kind.rawValue, xtsKernel: $0) }
+        }
+        return [Peer(engine: "openssl", xtsKernel: nil), Peer(engine: "openssl-speed", xtsKernel: nil)]
+            + perKernel + [Peer(engine: EngineKind.keylocker.rawValue, xtsKernel: nil)]
+    }
 
     public func run(progress: (String) -> Void = { _ in }) throws(EngineError) -> Report {
-        var subjects: [(peer: String, subject: Subject)] = []
-        for peer in Self.peers { subjects.append((peer, try makeSubject(peer))) }
+        let peers = self.peers
+        var subjects: [(peer: Peer, subject: Subject)] = []
+        for peer in peers { subjects.append((peer, try makeSubject(peer))) }
         var rows: [Row] = []
         for requestSize in configuration.requestSizes {
             for sectorSize in configuration.sectorSizes where requestSize % sectorSize == 0 {
@@ -85,10 +107,13 @@ public struct EngineBenchmark: Sendable {
                 }
             }
         }
-        let order = Dictionary(uniqueKeysWithValues: Self.peers.enumerated().map { ($1, $0) })
-        rows.sort { order[$0.engine]! < order[$1.engine]! } // stable: cases keep their order
-        return Report(cpu: features.brand, xtsKernel: AESNIEngine.kernelName,
-                      rounds: configuration.rounds, rows: rows)
+        let order = Dictionary(uniqueKeysWithValues: peers.enumerated().map { ($1, $0) })
+        func rank(_ row: Row) -> Int {
+            order[Peer(engine: row.engine, xtsKernel: row.xtsKernel.flatMap { XTSKernel(rawValue: $0) })]!
+        }
+        rows.sort { rank($0) < rank($1) } // stable: cases keep their order
+        return Report(cpu: features.brand, xtsKernel: (try? features.resolve(.auto))?.rawValue ?? "none",
+                      xtsKernels: features.xtsKernels.map(\.rawValue), rounds: configuration.rounds, rows: rows)
     }
 
     /// What is measured for a peer, or why it is not.
@@ -99,8 +124,8 @@ public struct EngineBenchmark: Sendable {
         case notMeasured(Row.Status, String)
     }
 
-    func makeSubject(_ peer: String) throws(EngineError) -> Subject {
-        switch peer {
+    func makeSubject(_ peer: Peer) throws(EngineError) -> Subject {
+        switch peer.engine {
         case "openssl":
             return .openSSL(try SecretBytes.random(count: 64))
         case "openssl-speed":
@@ -112,7 +137,8 @@ public struct EngineBenchmark: Sendable {
         default:
             let engine: any XTSEngine
             do {
-                engine = try makeEngine(EngineKind(rawValue: peer)!, features: features)
+                engine = try makeEngine(EngineKind(rawValue: peer.engine)!, xtsKernel: peer.xtsKernel ?? .auto,
+                                        features: features)
             } catch {
                 return .notMeasured(.unavailable, error.description)
             }
@@ -132,7 +158,7 @@ public struct EngineBenchmark: Sendable {
     }
 
     /// Every peer on one case, in turns, `rounds` times; one row each.
-    func measureCase(_ subjects: [(peer: String, subject: Subject)], _ measured: Case) -> [Row] {
+    func measureCase(_ subjects: [(peer: Peer, subject: Subject)], _ measured: Case) -> [Row] {
         var samples = Array(repeating: [Double](), count: subjects.count)
         var notes = Array(repeating: (Row.Status.measured, String?.none), count: subjects.count)
         for _ in 0..<configuration.rounds {
@@ -145,7 +171,8 @@ public struct EngineBenchmark: Sendable {
         }
         return subjects.enumerated().map { index, entry in
             let (status, note) = notes[index]
-            return Row(engine: entry.peer, direction: "\(measured.direction)", sectorSize: measured.sectorSize,
+            return Row(engine: entry.peer.engine, xtsKernel: entry.peer.xtsKernel?.rawValue,
+                       direction: "\(measured.direction)", sectorSize: measured.sectorSize,
                        requestSize: measured.requestSize, threads: measured.threads, status: status,
                        megabytesPerSecond: status == .measured ? median(samples[index]) : nil, note: note)
         }

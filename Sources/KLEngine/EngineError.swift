@@ -21,6 +21,11 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidKeySize(Int)
     /// The emulator could not be installed (no CPUID faulting, say).
     case emulatorUnavailable(errno: Int32)
+    /// The XTS kernel asked for cannot run on this CPU: `missing` names what
+    /// it lacks, `runnable` the kernels it does run.
+    case xtsKernelUnavailable(XTSKernel, missing: [String], runnable: [XTSKernel])
+    /// An XTS kernel was asked of an engine that runs its own (keylocker).
+    case xtsKernelNotSelectable(EngineKind)
 
     public var description: String {
         switch self {
@@ -40,6 +45,13 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
             return "raw key of \(size) bytes; AES-256 needs 32"
         case .emulatorUnavailable(let code):
             return "cannot install the Key Locker emulator: \(String(cString: strerror(code)))"
+        case .xtsKernelUnavailable(let kernel, let missing, let runnable):
+            let lacks = missing.isEmpty ? "" : ": it lacks \(missing.joined(separator: ", "))"
+            let runs = runnable.isEmpty ? "none" : runnable.map(\.rawValue).joined(separator: ", ")
+            return "XTS kernel \(kernel.rawValue) cannot run on this CPU\(lacks) (kernels it runs: \(runs))"
+        case .xtsKernelNotSelectable(let kind):
+            return "engine \(kind.rawValue) runs its own Key Locker kernel (\(XTSKernel.keyLockerKernelName), "
+                + "keylocker_x86_64.S) and takes no XTS kernel; choose one for the keylocker-soft or aesni engine"
         }
     }
 

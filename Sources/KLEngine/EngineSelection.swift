@@ -27,8 +27,9 @@ public struct EngineDecision: Sendable {
     }
 }
 
-/// Makes the engine a user asked for.
-public func makeEngine(_ choice: EngineChoice, features: CPUFeatures = .detect()) throws(EngineError) -> any XTSEngine {
+/// Makes the engine a user asked for, on the XTS kernel asked for.
+public func makeEngine(_ choice: EngineChoice, xtsKernel: XTSKernel = .auto,
+                       features: CPUFeatures = .detect()) throws(EngineError) -> any XTSEngine {
     let kind: EngineKind
     switch choice {
     case .auto: kind = EngineDecision(features: features).kind
@@ -36,13 +37,19 @@ public func makeEngine(_ choice: EngineChoice, features: CPUFeatures = .detect()
     case .keylockerSoft: kind = .keylockerSoft
     case .aesni: kind = .aesni
     }
-    return try makeEngine(kind, features: features)
+    return try makeEngine(kind, xtsKernel: xtsKernel, features: features)
 }
 
-public func makeEngine(_ kind: EngineKind, features: CPUFeatures = .detect()) throws(EngineError) -> any XTSEngine {
+/// A kernel other than `auto` for the keylocker engine is refused, not
+/// ignored: it runs its own kernel, and a run that claimed another (a
+/// benchmark, a mount a user tunes) would mislead.
+public func makeEngine(_ kind: EngineKind, xtsKernel: XTSKernel = .auto,
+                       features: CPUFeatures = .detect()) throws(EngineError) -> any XTSEngine {
     switch kind {
-    case .keylocker: return try KeyLockerEngine(features: features)
-    case .keylockerSoft: return try SoftKeyLockerEngine(features: features)
-    case .aesni: return try AESNIEngine(features: features)
+    case .keylocker:
+        guard xtsKernel == .auto else { throw .xtsKernelNotSelectable(kind) }
+        return try KeyLockerEngine(features: features)
+    case .keylockerSoft: return try SoftKeyLockerEngine(features: features, xtsKernel: xtsKernel)
+    case .aesni: return try AESNIEngine(features: features, xtsKernel: xtsKernel)
     }
 }

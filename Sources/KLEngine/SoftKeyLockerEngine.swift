@@ -12,16 +12,23 @@ import Glibc
 public final class SoftKeyLockerEngine: KeyLocker, @unchecked Sendable {
     public var kind: EngineKind { .keylockerSoft }
     public var tweakRestrictions: HandleRestrictions { .noDecrypt }
+    /// The kernel that runs the blocks once a call has unwrapped its
+    /// handles (never `auto`).
+    public let xtsKernel: XTSKernel
+    public var kernelName: String { xtsKernel.rawValue }
     /// Where the IWKey lives.
     public var iwkeyBacking: SecretBacking { iwkey.backing }
 
     // The IWKey (a klfs_iwkey) dies with this engine (SecretBytes.deinit).
     private let iwkey: SecretBytes
 
-    public init(features: CPUFeatures = .detect(), preferMemfdSecret: Bool = true) throws(EngineError) {
+    /// `xtsKernel` is resolved here, as ``AESNIEngine/init(features:xtsKernel:)`` does.
+    public init(features: CPUFeatures = .detect(), preferMemfdSecret: Bool = true,
+                xtsKernel: XTSKernel = .auto) throws(EngineError) {
         guard features.raw.aesni, features.raw.pclmulqdq else {
             throw .unavailable("the software Key Locker needs AES-NI and PCLMULQDQ")
         }
+        self.xtsKernel = try features.resolve(xtsKernel)
         iwkey = try SecretBytes(count: MemoryLayout<klfs_iwkey>.size, preferMemfdSecret: preferMemfdSecret)
         let status = klfs_iwkey_generate(iwkeyPointer)
         guard status == 0 else { throw .randomUnavailable(errno: -status) }
@@ -52,7 +59,8 @@ public final class SoftKeyLockerEngine: KeyLocker, @unchecked Sendable {
                       into output: UnsafeMutableRawBufferPointer,
                       dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
         try runKernel(input, output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit) {
-            klfs_softkl_xts_crypt(iwkeyPointer, dataHandle, tweakHandle, direction.kernelValue, $0, $1, $2, $3, $4)
+            klfs_softkl_xts_crypt(iwkeyPointer, dataHandle, tweakHandle, direction.kernelValue, $0, $1, $2, $3, $4,
+                                  xtsKernel.kernelValue)
         }
     }
 

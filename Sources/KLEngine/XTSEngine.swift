@@ -33,6 +33,10 @@ public struct CryptDirections: OptionSet, Sendable {
 public protocol XTSEngine: Sendable {
     var kind: EngineKind { get }
 
+    /// The XTS kernel this engine's keys run: an ``XTSKernel`` raw value
+    /// (aesni, keylocker-soft), or ``XTSKernel/keyLockerKernelName``.
+    var kernelName: String { get }
+
     /// Wraps the data key K1 and the tweak key K2 (32 bytes each) and wipes
     /// both buffers before returning, on success and on failure alike: the
     /// caller never keeps a copy.
@@ -47,6 +51,10 @@ public protocol XTSEngine: Sendable {
 /// A wrapped XTS key: encrypts and decrypts runs of data units.
 public protocol XTSKey: Sendable {
     var engine: EngineKind { get }
+
+    /// The XTS kernel ``crypt(_:_:into:dataUnitSize:firstDataUnit:)`` runs,
+    /// as ``XTSEngine/kernelName``.
+    var kernelName: String { get }
 
     /// AES-256-XTS over `input.count / dataUnitSize` consecutive data
     /// units; unit k uses the data unit sequence number `firstDataUnit + k`

@@ -114,8 +114,8 @@ struct KeyLockerEmulatorTests {
         let input = randomBytes(dataUnitSize * units, using: &generator)
         for direction in [KLFS_ENCRYPT, KLFS_DECRYPT] {
             var expected = [UInt8](repeating: 0, count: input.count)
-            #expect(klfs_aesni_xts_crypt(&reference, direction, input, &expected, dataUnitSize,
-                                         units, firstUnit) == 0)
+            #expect(klfs_aesni_xts_crypt(&reference, KLFS_XTS_KERNEL_AUTO, direction, input, &expected,
+                                         dataUnitSize, units, firstUnit) == 0)
             var output = [UInt8](repeating: 0, count: input.count)
             let before = threadCounters()
             let status = klfs_kl_xts_crypt(dataHandle, tweakHandle, direction, input, &output,

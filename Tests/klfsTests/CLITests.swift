@@ -72,28 +72,45 @@ func runCommand(_ executable: URL, _ arguments: [String], input: String = "",
     struct Report: Decodable {
         struct Row: Decodable {
             let engine, direction, status: String
+            let xtsKernel: String?
             let sectorSize, requestSize, threads: Int
             let megabytesPerSecond: Double?
+            let note: String?
         }
+        let xtsKernel: String
+        let xtsKernels: [String]
         let rows: [Row]
     }
 
-    /// A tiny run: every peer appears in every case, engines are measured,
-    /// and the emulated keylocker engine is never reported as a speed.
-    @Test func jsonReportCoversEveryPeerAndNeverTimesTheEmulator() throws {
+    /// A tiny run: every peer appears in every case, the aesni and
+    /// keylocker-soft engines once per XTS kernel, those this CPU runs
+    /// measured and the others unavailable, and the emulated keylocker
+    /// engine never reported as a speed.
+    @Test func jsonReportCoversEveryPeerAndKernelAndNeverTimesTheEmulator() throws {
         let result = try runKLFS(["bench", "engine", "--json", "--emulate-keylocker",
                                   "--seconds", "0.02", "--rounds", "1", "--threads", "1"])
         #expect(result.status == 0, "\(result.standardError)")
         let report = try JSONDecoder().decode(Report.self, from: Data(result.standardOutput.utf8))
         #expect(Set(report.rows.map(\.engine)) == ["openssl", "openssl-speed", "aesni", "keylocker-soft", "keylocker"])
-        // 1 MiB and 4 KiB requests, of 512- and 4096-byte sectors, both directions.
-        #expect(report.rows.count == 5 * 2 * 2 * 2)
+        // 1 MiB and 4 KiB requests, of 512- and 4096-byte sectors, both
+        // directions; for each of openssl, openssl-speed, keylocker, and
+        // aesni and keylocker-soft on each of the three kernels.
+        #expect(report.rows.count == (3 + 2 * 3) * 2 * 2 * 2)
         #expect(Set(report.rows.map(\.requestSize)) == [1 << 20, 4096])
-        for row in report.rows where ["openssl", "aesni", "keylocker-soft"].contains(row.engine) {
-            #expect(row.status == "measured" && (row.megabytesPerSecond ?? 0) > 0, "\(row)")
+        #expect(report.xtsKernels.contains(report.xtsKernel))
+        for row in report.rows where ["aesni", "keylocker-soft"].contains(row.engine) {
+            let kernel = try #require(row.xtsKernel)
+            if report.xtsKernels.contains(kernel) {
+                #expect(row.status == "measured" && (row.megabytesPerSecond ?? 0) > 0, "\(row)")
+            } else {
+                #expect(row.status == "unavailable" && row.note?.contains("cannot run on this CPU") == true, "\(row)")
+            }
+        }
+        for row in report.rows where row.engine == "openssl" {
+            #expect(row.status == "measured" && (row.megabytesPerSecond ?? 0) > 0 && row.xtsKernel == nil, "\(row)")
         }
         for row in report.rows where row.engine == "keylocker" {
-            #expect(row.status == "emulated" && row.megabytesPerSecond == nil)
+            #expect(row.status == "emulated" && row.megabytesPerSecond == nil && row.xtsKernel == nil)
         }
     }
 }

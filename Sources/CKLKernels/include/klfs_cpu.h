@@ -14,6 +14,7 @@ typedef struct klfs_cpu_features {
     bool avx512vl;           // CPUID.7.0:EBX[31]
     bool vaes;               // CPUID.7.0:ECX[9]
     bool vpclmulqdq;         // CPUID.7.0:ECX[10]
+    bool os_saves_ymm;       // XCR0 has SSE and AVX state
     bool os_saves_zmm;       // XCR0 has opmask, ZMM_Hi256 and Hi16_ZMM state
     bool keylocker;          // CPUID.7.0:ECX[23]
     bool aeskle;             // CPUID.19H:EBX[0], set once the OS sets CR4.KL
@@ -30,6 +31,10 @@ typedef struct klfs_cpu_features {
 } klfs_cpu_features;
 
 void klfs_cpu_detect(klfs_cpu_features *features);
+
+// True when the VAES-256 XTS kernel can run (VAES, VPCLMULQDQ, AVX2 and the
+// OS saving YMM state): Alder Lake, Raptor Lake, Zen 3 and later.
+bool klfs_cpu_has_vaes256(const klfs_cpu_features *features);
 
 // True when the VAES-512 XTS kernel can run (VAES, VPCLMULQDQ, AVX-512 F/BW/VL
 // and the OS saving ZMM state).

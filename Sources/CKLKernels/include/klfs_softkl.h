@@ -62,11 +62,13 @@ int klfs_softkl_load_key(const klfs_iwkey *iwkey, const uint8_t *handle,
 // the data handle, checked for `direction`, and the tweak handle, checked
 // for encryption (XTS only ever encrypts the tweak). Each handle is
 // unwrapped once for the call and its round keys die before it returns.
-// KLFS_OK; KLFS_EHANDLE with `out` zeroed; KLFS_ENOMEM; or KLFS_EINVAL.
+// The blocks run through `kernel` (klfs_aesni_xts_crypt).
+// KLFS_OK; KLFS_EHANDLE with `out` zeroed; KLFS_ENOMEM; KLFS_EUNSUPPORTED
+// (a kernel this CPU cannot run); or KLFS_EINVAL.
 int klfs_softkl_xts_crypt(const klfs_iwkey *iwkey, const uint8_t data_handle[64],
                           const uint8_t tweak_handle[64], klfs_direction direction,
                           const uint8_t *in, uint8_t *out, size_t unit_size, size_t units,
-                          const uint8_t first_unit[16]);
+                          const uint8_t first_unit[16], klfs_xts_kernel kernel);
 
 // The wrap primitive: RFC 8452 AES-256-GCM-SIV from the record keys on
 // (the caller supplies the message-authentication key, the POLYVAL key, and
