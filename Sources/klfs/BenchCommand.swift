@@ -31,6 +31,10 @@ struct EngineBenchCommand: ParsableCommand {
     @Option(help: "Thread counts to measure, comma-separated (default: 1 and all cores).")
     var threads: String?
 
+    @Option(help: ArgumentHelp("The XTS kernel of the aesni and keylocker-soft rows: aesni-xmm, vaes-256 or vaes-512 (default auto: one row each for every kernel, those this CPU lacks shown unavailable).",
+                               valueName: "kernel"))
+    var xtsKernel: XTSKernel = .auto
+
     func validate() throws {
         guard seconds > 0 && seconds <= 60 else { throw ValidationError("--seconds must be in (0, 60]") }
         guard (1...99).contains(rounds) else { throw ValidationError("--rounds must be 1 to 99") }
@@ -46,6 +50,11 @@ struct EngineBenchCommand: ParsableCommand {
             configuration.secondsPerSample = seconds
             configuration.rounds = rounds
             if let threads { configuration.threadCounts = parsedThreads(threads)! }
+            if xtsKernel != .auto {
+                // A kernel named is one the user wants timed: refuse one
+                // this CPU cannot run rather than print a table without it.
+                configuration.xtsKernels = [try CPUFeatures.detect().resolve(xtsKernel)]
+            }
             let report = try EngineBenchmark(configuration: configuration).run { step in
                 if !json { printError("bench: \(step)") }
             }

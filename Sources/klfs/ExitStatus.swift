@@ -63,7 +63,8 @@ struct CommandFailure: Error, CustomStringConvertible {
 
     init(_ error: EngineError) {
         switch error {
-        case .unavailable: self.init(.engineUnavailable, error.description)
+        case .unavailable, .xtsKernelUnavailable: self.init(.engineUnavailable, error.description)
+        case .xtsKernelNotSelectable: self.init(.usage, error.description)
         case .emulatorUnavailable: self.init(.emulatorUnavailable, error.description)
         default: self.init(.internalError, error.description)
         }

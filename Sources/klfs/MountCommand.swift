@@ -4,6 +4,7 @@ import KLBlock
 import KLEngine
 
 extension EngineChoice: ExpressibleByArgument {}
+extension XTSKernel: ExpressibleByArgument {}
 
 struct MountCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,10 +30,14 @@ struct MountCommand: ParsableCommand {
     @Option(help: "The engine that holds the keys: auto, keylocker, keylocker-soft or aesni.")
     var engine: EngineChoice?
 
+    @Option(help: ArgumentHelp("The XTS kernel of the aesni and keylocker-soft engines: auto (the fastest this CPU runs), aesni-xmm, vaes-256 or vaes-512. The keylocker engine runs its own and refuses one.",
+                               valueName: "kernel"))
+    var xtsKernel: XTSKernel?
+
     @OptionGroup var emulation: EmulationOptions
 
     @Option(name: .customShort("o"),
-            help: ArgumentHelp("Mount options, comma-separated: ro, rw, allow_other (implies default_permissions), default_permissions, xattr, writeback_cache, passfile=FILE, masterkey=FILE, engine=NAME, klfs_dev and klfs_suid (the mount is nodev,nosuid otherwise; dev and suid, which mount.fuse3 adds, are ignored), and the generic flags noexec, noatime, ...",
+            help: ArgumentHelp("Mount options, comma-separated: ro, rw, allow_other (implies default_permissions), default_permissions, xattr, writeback_cache, passfile=FILE, masterkey=FILE, engine=NAME, xts_kernel=NAME, klfs_dev and klfs_suid (the mount is nodev,nosuid otherwise; dev and suid, which mount.fuse3 adds, are ignored), and the generic flags noexec, noatime, ...",
                                valueName: "OPTIONS"))
     var mountOptions: [String] = []
 
@@ -47,6 +52,7 @@ struct MountCommand: ParsableCommand {
                                        options: options,
                                        key: keySource(options),
                                        engine: try engineChoice(options),
+                                       xtsKernel: try xtsKernelChoice(options),
                                        emulation: emulation)
             if foreground {
                 try request.serve(readiness: nil)
@@ -67,6 +73,16 @@ struct MountCommand: ParsableCommand {
         if let path = options.masterkey { return .masterKey(path: path) }
         if let path = options.passfile { return .passphrase(.file(path: path)) }
         return .passphrase(.terminal)
+    }
+
+    private func xtsKernelChoice(_ options: MountOptionList) throws(CommandFailure) -> XTSKernel {
+        if let xtsKernel { return xtsKernel }
+        guard let name = options.xtsKernel else { return .auto }
+        guard let kernel = XTSKernel(rawValue: name) else {
+            let names = XTSKernel.allCases.map(\.rawValue).joined(separator: ", ")
+            throw CommandFailure(.usage, "unknown XTS kernel '\(name)' (\(names))")
+        }
+        return kernel
     }
 
     private func engineChoice(_ options: MountOptionList) throws(CommandFailure) -> EngineChoice {

@@ -15,6 +15,8 @@ struct MountOptionList {
     var passfile: String?
     var masterkey: String?
     var engine: String?
+    /// xts_kernel=NAME: as --xts-kernel.
+    var xtsKernel: String?
     /// klfs_dev: device nodes in the mount work (the mount is `dev`).
     var allowsDevices = false
     /// klfs_suid: set-user-ID and set-group-ID bits take effect (`suid`).
@@ -48,6 +50,7 @@ struct MountOptionList {
             case ("passfile", let path?): passfile = path
             case ("masterkey", let path?): masterkey = path
             case ("engine", let choice?): engine = choice
+            case ("xts_kernel", let name?): xtsKernel = name
             case ("klfs_dev", nil): allowsDevices = true
             case ("nodev", nil): allowsDevices = false
             case ("klfs_suid", nil): allowsSetID = true

@@ -13,6 +13,7 @@ struct MountRequest {
     let options: MountOptionList
     let key: UnlockKey
     let engine: EngineChoice
+    let xtsKernel: XTSKernel
     let emulation: EmulationOptions
 
     func serve(readiness: Daemon.Readiness?) throws {
@@ -26,7 +27,7 @@ struct MountRequest {
         // libfuse starts its worker threads, which inherit CPUID faulting.
         try emulation.apply()
         let descriptorLimit = raiseDescriptorLimit()
-        let volume = try key.unlock(cipherDir: cipherDir, engine: try makeEngine(engine))
+        let volume = try key.unlock(cipherDir: cipherDir, engine: try makeEngine(engine, xtsKernel: xtsKernel))
         if volume.key.engine == .aesni {
             printError("klfs: engine aesni: the expanded AES-XTS key stays in this process's memory for the mount's life (locked, out of core dumps); the keylocker engines hold only handles")
         }
