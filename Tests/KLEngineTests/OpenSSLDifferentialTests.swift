@@ -2,52 +2,62 @@ import KLEngine
 import Testing
 import KLTestSupport
 
-@Suite struct OpenSSLDifferentialTests {
+/// The checks against OpenSSL that every XTS kernel runs
+/// (EveryXTSKernelTests), on one engine.
+enum OpenSSLDifferential {
     /// Random keys, data unit numbers (some near the 64- and 128-bit
     /// boundaries), unit sizes (sector sizes and odd ones) and unit counts.
-    @Test func everyEngineMatchesOpenSSLOnRandomInputs() throws {
+    static func randomInputs(on engine: any XTSEngine) throws {
         let seed = UInt64.random(in: .min ... .max)
         var generator = SeededGenerator(seed: seed)
         let sizes = [16, 17, 31, 32, 33, 100, 127, 128, 129, 255, 512, 1000, 1024, 2048, 4000, 4096]
-        for engine in try allEngines() {
-            for round in 0..<40 {
-                let keyBytes = randomBytes(64, using: &generator)
-                let key = try makeKey(engine, keyBytes)
-                let unit = round < 16 ? sizes[round] : sizes.randomElement(using: &generator)!
-                let units = Int.random(in: 1...(unit >= 512 ? 8 : 3), using: &generator)
-                let first = randomDataUnit(round, using: &generator)
-                let plaintext = randomBytes(unit * units, using: &generator)
-                let context = "seed \(seed) engine \(engine.kind) round \(round) unit \(unit)x\(units) first \(first)"
+        for round in 0..<40 {
+            let keyBytes = randomBytes(64, using: &generator)
+            let key = try makeKey(engine, keyBytes)
+            let unit = round < 16 ? sizes[round] : sizes.randomElement(using: &generator)!
+            let units = Int.random(in: 1...(unit >= 512 ? 8 : 3), using: &generator)
+            let first = randomDataUnit(round, using: &generator)
+            let plaintext = randomBytes(unit * units, using: &generator)
+            let context = "seed \(seed) \(engine.kind) on \(engine.kernelName) round \(round) "
+                + "unit \(unit)x\(units) first \(first)"
 
-                let expected = openSSLCrypt(.encrypt, key: keyBytes, plaintext, dataUnitSize: unit, firstDataUnit: first)
-                let ciphertext = try key.crypt(.encrypt, plaintext, dataUnitSize: unit, firstDataUnit: first)
-                #expect(ciphertext == expected, "\(context)")
-                let decrypted = try key.crypt(.decrypt, expected, dataUnitSize: unit, firstDataUnit: first)
-                #expect(decrypted == plaintext, "\(context)")
-            }
+            let expected = openSSLCrypt(.encrypt, key: keyBytes, plaintext, dataUnitSize: unit, firstDataUnit: first)
+            let ciphertext = try key.crypt(.encrypt, plaintext, dataUnitSize: unit, firstDataUnit: first)
+            #expect(ciphertext == expected, "\(context)")
+            let decrypted = try key.crypt(.decrypt, expected, dataUnitSize: unit, firstDataUnit: first)
+            #expect(decrypted == plaintext, "\(context)")
         }
     }
 
-    @Test func inPlaceEqualsOutOfPlace() throws {
+    static func inPlaceEqualsOutOfPlace(on engine: any XTSEngine) throws {
         var generator = SeededGenerator(seed: 42)
-        for engine in try allEngines() {
-            let key = try makeKey(engine, randomBytes(64, using: &generator))
-            for unit in [512, 4096, 100] {
-                let plaintext = randomBytes(unit * 3, using: &generator)
-                let outOfPlace = try key.crypt(.encrypt, plaintext, dataUnitSize: unit, firstDataUnit: 9)
-                var buffer = plaintext
-                try buffer.withUnsafeMutableBytes {
-                    try key.crypt(.encrypt, $0, dataUnitSize: unit, firstDataUnit: 9)
-                }
-                #expect(buffer == outOfPlace, "\(engine.kind) unit \(unit)")
-                try buffer.withUnsafeMutableBytes {
-                    try key.crypt(.decrypt, $0, dataUnitSize: unit, firstDataUnit: 9)
-                }
-                #expect(buffer == plaintext, "\(engine.kind) unit \(unit)")
+        let key = try makeKey(engine, randomBytes(64, using: &generator))
+        for unit in [512, 4096, 100] {
+            let plaintext = randomBytes(unit * 3, using: &generator)
+            let outOfPlace = try key.crypt(.encrypt, plaintext, dataUnitSize: unit, firstDataUnit: 9)
+            var buffer = plaintext
+            try buffer.withUnsafeMutableBytes {
+                try key.crypt(.encrypt, $0, dataUnitSize: unit, firstDataUnit: 9)
             }
+            #expect(buffer == outOfPlace, "\(engine.kind) on \(engine.kernelName) unit \(unit)")
+            try buffer.withUnsafeMutableBytes {
+                try key.crypt(.decrypt, $0, dataUnitSize: unit, firstDataUnit: 9)
+            }
+            #expect(buffer == plaintext, "\(engine.kind) on \(engine.kernelName) unit \(unit)")
         }
     }
 
+    private static func randomDataUnit(_ round: Int, using generator: inout SeededGenerator) -> UInt128 {
+        switch round % 4 {
+        case 0: return UInt128(UInt64.max - UInt64.random(in: 0...3, using: &generator))
+        case 1: return UInt128.max - UInt128(UInt64.random(in: 0...3, using: &generator))
+        case 2: return UInt128(UInt64.random(in: 0...100_000, using: &generator))
+        default: return UInt128(generator.next()) << 64 | UInt128(generator.next())
+        }
+    }
+}
+
+@Suite struct OpenSSLDifferentialTests {
     @Test func badLengthsAreRefused() throws {
         var generator = SeededGenerator(seed: 7)
         for engine in try allEngines() {
@@ -58,15 +68,6 @@ import KLTestSupport
             #expect(throws: EngineError.invalidLength(input: 1000, output: 1000, dataUnitSize: 512)) {
                 try key.crypt(.encrypt, [UInt8](repeating: 0, count: 1000), dataUnitSize: 512, firstDataUnit: 0)
             }
-        }
-    }
-
-    private func randomDataUnit(_ round: Int, using generator: inout SeededGenerator) -> UInt128 {
-        switch round % 4 {
-        case 0: return UInt128(UInt64.max - UInt64.random(in: 0...3, using: &generator))
-        case 1: return UInt128.max - UInt128(UInt64.random(in: 0...3, using: &generator))
-        case 2: return UInt128(UInt64.random(in: 0...100_000, using: &generator))
-        default: return UInt128(generator.next()) << 64 | UInt128(generator.next())
         }
     }
 }

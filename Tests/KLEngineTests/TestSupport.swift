@@ -39,6 +39,36 @@ func allEngines() throws -> [any XTSEngine] {
             try AESNIEngine(features: features)]
 }
 
+/// An engine on one XTS kernel.
+struct EngineUnderTest: Sendable, CustomTestStringConvertible, CustomStringConvertible {
+    let kind: EngineKind
+    /// nil for the keylocker engine, which runs its own kernel.
+    let xtsKernel: XTSKernel?
+
+    /// keylocker (under the emulator), then aesni and keylocker-soft on
+    /// each kernel this CPU runs. For tests that need not show a kernel
+    /// this CPU lacks as skipped: EveryXTSKernelTests does.
+    static var runnable: [EngineUnderTest] {
+        let kernels = CPUFeatures.detect().xtsKernels
+        return [EngineUnderTest(kind: .keylocker, xtsKernel: nil)] + [EngineKind.aesni, .keylockerSoft].flatMap { kind in
+            kernels.map { EngineUnderTest(kind: kind, xtsKernel: $0) }
+        }
+    }
+
+    var description: String { xtsKernel.map { "\(kind.rawValue) on \($0.rawValue)" } ?? kind.rawValue }
+    var testDescription: String { description }
+
+    /// The engine on its kernel. Call on the thread that uses the result:
+    /// CPUID faulting (the keylocker engine's emulator) is per thread.
+    func makeEngine() throws -> any XTSEngine {
+        if kind == .keylocker { try KeyLockerEmulator.install() }
+        let engine = try KLEngine.makeEngine(kind, xtsKernel: xtsKernel ?? .auto)
+        // The kernel asked for is the one the keys will run.
+        #expect(engine.kernelName == (xtsKernel?.rawValue ?? XTSKernel.keyLockerKernelName))
+        return engine
+    }
+}
+
 /// A wrapped key from raw test bytes (K1 || K2, 64 bytes).
 func makeKey(_ engine: any XTSEngine, _ key: [UInt8]) throws -> any XTSKey {
     precondition(key.count == 64)
