@@ -50,15 +50,10 @@ enum BlockCountCheck {
     /// A CPU with the given instruction sets, all others absent.
     private func cpu(vaes: Bool, avx2: Bool, avx512: Bool, osSavesYMM: Bool = true) -> CPUFeatures {
         var raw = klfs_cpu_features()
-        raw.aesni = true
-        raw.pclmulqdq = true
-        raw.vaes = vaes
-        raw.vpclmulqdq = vaes
-        raw.avx2 = avx2
-        raw.os_saves_ymm = osSavesYMM
-        raw.avx512f = avx512
-        raw.avx512bw = avx512
-        raw.avx512vl = avx512
+        (raw.aesni, raw.pclmulqdq) = (true, true)
+        (raw.vaes, raw.vpclmulqdq) = (vaes, vaes)
+        (raw.avx2, raw.os_saves_ymm) = (avx2, osSavesYMM)
+        (raw.avx512f, raw.avx512bw, raw.avx512vl) = (avx512, avx512, avx512)
         raw.os_saves_zmm = avx512 && osSavesYMM
         return CPUFeatures(raw: raw)
     }
