@@ -21,6 +21,20 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidKeySize(Int)
     /// The emulator could not be installed (no CPUID faulting, say).
     case emulatorUnavailable(errno: Int32)
+    /// The software Key Locker holds no IWKey: it was wiped
+    /// (``IWKeyEvent/wipe``, for a suspend) and nothing can be wrapped or
+    /// unwrapped until ``IWKeyEvent/newKey`` gives it a new one.
+    case iwkeyAbsent
+    /// This engine cannot perform this IWKey event
+    /// (``IWKeyLifecycle/supportedIWKeyEvents``).
+    case iwkeyEventUnsupported(IWKeyEvent, EngineKind)
+    /// A backup was refused (IA32_COPY_STATUS reports failure): the IWKey
+    /// was loaded with NoBackup.
+    case iwkeyBackupRefused
+    /// A restore found no valid backup (IA32_IWKEYBACKUP_STATUS bit 0 clear).
+    case iwkeyBackupInvalid
+    /// The emulated CPU raised #GP; the text says why.
+    case emulatedGeneralProtection(String)
 
     public var description: String {
         switch self {
@@ -40,6 +54,16 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
             return "raw key of \(size) bytes; AES-256 needs 32"
         case .emulatorUnavailable(let code):
             return "cannot install the Key Locker emulator: \(String(cString: strerror(code)))"
+        case .iwkeyAbsent:
+            return "the software Key Locker's IWKey is wiped (suspended); nothing can be wrapped or unwrapped"
+        case .iwkeyEventUnsupported(let event, let engine):
+            return "the \(engine.rawValue) engine cannot perform the IWKey event \(event.rawValue)"
+        case .iwkeyBackupRefused:
+            return "IWKey backup refused: the IWKey was loaded with NoBackup"
+        case .iwkeyBackupInvalid:
+            return "no valid IWKey backup to restore"
+        case .emulatedGeneralProtection(let why):
+            return "the emulated CPU raised #GP: \(why)"
         }
     }
 
@@ -50,6 +74,7 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
         case Int32(KLFS_EHANDLE): self = .handleRejected
         case Int32(KLFS_EUNSUPPORTED): self = .unavailable("the CPU lacks an instruction this kernel needs")
         case Int32(KLFS_ENOMEM): self = .secretMemoryUnavailable(errno: errno)
+        case Int32(KLFS_ENOKEY): self = .iwkeyAbsent
         default: self = .invalidLength(input: input, output: output, dataUnitSize: dataUnitSize)
         }
     }

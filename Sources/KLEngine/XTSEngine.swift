@@ -48,6 +48,11 @@ public protocol XTSEngine: Sendable {
 public protocol XTSKey: Sendable {
     var engine: EngineKind { get }
 
+    /// What ENCODEKEY reported about the IWKey that wrapped the handles
+    /// (NoBackup, KeySource); nil for aesni, which has no IWKey, and for
+    /// keys built from handles made elsewhere.
+    var wrappingKey: IWKeyAttributes? { get }
+
     /// AES-256-XTS over `input.count / dataUnitSize` consecutive data
     /// units; unit k uses the data unit sequence number `firstDataUnit + k`
     /// (modulo 2^128). A data unit is at least 16 bytes; a partial final
@@ -66,6 +71,8 @@ public protocol XTSKey: Sendable {
 }
 
 extension XTSKey {
+    public var wrappingKey: IWKeyAttributes? { nil }
+
     public func encrypt(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
                         dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
         try crypt(.encrypt, input, into: output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit)
