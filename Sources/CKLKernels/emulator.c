@@ -1,12 +1,14 @@
 // The Key Locker emulator: answers CPUID (made to fault with
 // ARCH_SET_CPUID) as a CPU with Key Locker, and executes every KL
 // instruction that raises #UD from the interrupted context, on the software
-// Key Locker model. docs/EMULATOR.md lists the effects reproduced. Both
+// Key Locker model, with the IWKey of the machine the thread runs on
+// (emulator_machine.c). docs/EMULATOR.md lists the effects reproduced. Both
 // signal handlers are async-signal-safe: no allocation, no locks, no stdio.
 #define _GNU_SOURCE
 #include "klfs_emulator.h"
 
 #include "emulator_decode.h"
+#include "emulator_machine.h"
 #include "klfs_aes.h"
 #include "klfs_secret.h"
 #include "klfs_softkl.h"
@@ -68,7 +70,6 @@ void klfs_emulator_process_counters(klfs_emulator_counters *counters) {
 // ---- process-wide state, written once by install ---------------------------
 
 static struct sigaction previous_sigill, previous_sigsegv;
-static klfs_iwkey *emulated_iwkey; // secret memory, lives as long as the process
 static atomic_bool handlers_installed;
 
 // ---- the interrupted context -----------------------------------------------
@@ -126,7 +127,7 @@ static struct _libc_xmmreg *live_xmm_registers(ucontext_t *uc) {
 enum {
     CPUID7_ECX_KL = 1u << 23,
     LEAF19_EAX_ALL_RESTRICTIONS = 7,         // CPL0-only, no-encrypt, no-decrypt
-    LEAF19_EBX_AESKLE_WIDE = (1u << 0) | (1u << 2),
+    LEAF19_EBX_AESKLE_WIDE_BACKUP = (1u << 0) | (1u << 2) | (1u << 4),
     LEAF19_ECX_NOBACKUP_RANDOM = (1u << 0) | (1u << 1),
     KEYLOCKER_LEAF = 0x19,
 };
@@ -147,7 +148,7 @@ static void emulate_cpuid(ucontext_t *uc) {
     if (leaf == 7 && subleaf == 0) ecx |= CPUID7_ECX_KL;
     if (leaf == KEYLOCKER_LEAF) {
         eax = LEAF19_EAX_ALL_RESTRICTIONS;
-        ebx = LEAF19_EBX_AESKLE_WIDE;
+        ebx = LEAF19_EBX_AESKLE_WIDE_BACKUP;
         ecx = LEAF19_ECX_NOBACKUP_RANDOM;
         edx = 0;
     }
@@ -167,8 +168,7 @@ static bool is_faulting_cpuid(const siginfo_t *info, const ucontext_t *uc) {
 
 // ---- Key Locker instructions -----------------------------------------------
 
-// ENCODEKEY's r32 result: IWKey.NoBackup = 0, IWKey.KeySource = 1 (random).
-enum { ENCODEKEY_RESULT = 1u << 1, RESTRICTION_BITS = 7 };
+enum { RESTRICTION_BITS = 7 };
 
 // Where the hardware raises #GP, the emulator stops the process rather than
 // pretend a SIGSEGV that the program could not tell from a memory fault; so
@@ -178,6 +178,24 @@ static _Noreturn void stop_emulation(const char *message) {
     (void)ignored;
     abort();
 }
+
+// The IWKey of the machine this thread runs on, held whole for one
+// instruction however LOADIWKEY or a restore races it on another thread.
+typedef struct held_iwkey {
+    klfs_iwkey_store *store;
+    int slot;
+    const klfs_iwkey *iwkey;
+} held_iwkey;
+
+static held_iwkey hold_iwkey(void) {
+    held_iwkey held = {.store = klfs_emulator_current_machine()->iwkeys};
+    held.iwkey = klfs_iwkey_store_acquire(held.store, &held.slot);
+    // Machines boot with an IWKey and only ever replace it.
+    if (held.iwkey == NULL) stop_emulation("klfs emulator: the machine has no IWKey\n");
+    return held;
+}
+
+static void let_go(const held_iwkey *held) { klfs_iwkey_store_release(held->store, held->slot); }
 
 static void emulate_encodekey(const klfs_kl_instruction *insn, ucontext_t *uc,
                               struct _libc_xmmreg *xmm) {
@@ -190,15 +208,18 @@ static void emulate_encodekey(const klfs_kl_instruction *insn, ucontext_t *uc,
     unsigned key_registers = wide_key ? 2 : 1, handle_registers = wide_key ? 4 : 3;
     uint8_t key[32], handle[KLFS_HANDLE256_SIZE];
     memcpy(key, xmm, 16 * key_registers);
-    int status = klfs_softkl_encode_key(emulated_iwkey, restrictions, key,
-                                        wide_key ? 256 : 128, handle);
+    held_iwkey held = hold_iwkey();
+    int status = klfs_softkl_encode_key(held.iwkey, restrictions, key, wide_key ? 256 : 128, handle);
+    // IWKey.NoBackup and IWKey.KeySource of the IWKey that did the wrapping.
+    uint32_t result = held.iwkey->attributes;
+    let_go(&held);
     klfs_wipe(key, sizeof key); // the raw key dies here; XMM0/1 are overwritten below
     if (status != KLFS_OK) stop_emulation("klfs emulator: ENCODEKEY refused by the model\n");
 
     memcpy(xmm, handle, 16 * handle_registers);
     memset(xmm + handle_registers, 0, 16 * (7 - handle_registers)); // up to XMM6
     klfs_wipe(handle, sizeof handle);
-    gregs[greg_of_register[insn->reg]] = ENCODEKEY_RESULT; // r32 write zero-extends
+    gregs[greg_of_register[insn->reg]] = result; // r32 write zero-extends
     set_flags(uc, false);
 }
 
@@ -230,9 +251,11 @@ static void emulate_aes(const klfs_kl_instruction *insn, ucontext_t *uc,
     memcpy(handle, (const void *)(uintptr_t)insn->address,
            shape->key_bits == 256 ? KLFS_HANDLE256_SIZE : KLFS_HANDLE128_SIZE);
     klfs_aes_key schedule;
-    int status = klfs_softkl_load_key(emulated_iwkey, handle, shape->key_bits,
+    held_iwkey held = hold_iwkey();
+    int status = klfs_softkl_load_key(held.iwkey, handle, shape->key_bits,
                                       shape->direction == KLFS_ENCRYPT ? &schedule : NULL,
                                       shape->direction == KLFS_DECRYPT ? &schedule : NULL);
+    let_go(&held);
     if (status == KLFS_OK) {
         uint8_t data[8 * KLFS_AES_BLOCK_SIZE];
         memcpy(data, blocks, block_count * KLFS_AES_BLOCK_SIZE);
@@ -346,18 +369,8 @@ static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 static int install_status;
 
 static void install_process_wide(void) {
-    klfs_secret_backing backing;
-    klfs_iwkey *iwkey = klfs_secret_alloc(sizeof *iwkey, true, &backing);
-    if (iwkey == NULL) {
-        install_status = -errno;
-        return;
-    }
-    install_status = klfs_iwkey_generate(iwkey);
-    if (install_status != 0) {
-        klfs_secret_free(iwkey, sizeof *iwkey);
-        return;
-    }
-    emulated_iwkey = iwkey;
+    install_status = klfs_emulator_boot_default_machine();
+    if (install_status != 0) return;
     // SA_NODEFER: our handlers run with the interrupted mask, so a handler
     // we chain to sees the mask it asked for (chain() blocks what it needs);
     // Swift's backtracer, for one, catches its own SIGSEGVs while it reads
@@ -380,9 +393,3 @@ int klfs_emulator_install(void) {
 }
 
 bool klfs_emulator_is_installed(void) { return atomic_load(&handlers_installed); }
-
-// Test support, declared by Tests/CKLInstructionForms (a klfs_iwkey): the
-// emulated CPU's IWKey, so tests can compare ENCODEKEY with
-// klfs_softkl_encode_key. It guards nothing but this process's emulated CPU.
-const void *klfs_emulator_iwkey_for_testing(void);
-const void *klfs_emulator_iwkey_for_testing(void) { return emulated_iwkey; }

@@ -38,15 +38,20 @@ static void build_aad(uint32_t restrictions, uint32_t key_type, uint8_t aad[AAD_
     for (unsigned i = 0; i < 4; i++) aad[i] = (uint8_t)(metadata >> (8 * i));
 }
 
-int klfs_iwkey_generate(klfs_iwkey *iwkey) {
+int klfs_iwkey_generate(klfs_iwkey *iwkey, uint32_t attributes) {
     int status = klfs_random_bytes(iwkey->integrity_key, sizeof iwkey->integrity_key);
     if (status == 0)
         status = klfs_random_bytes(iwkey->encryption_key, sizeof iwkey->encryption_key);
     if (status == 0)
-        klfs_aes_expand_key(iwkey->encryption_key, 256, &iwkey->encryption_schedule, NULL);
+        klfs_iwkey_expand(iwkey, attributes);
     else
         klfs_wipe(iwkey, sizeof *iwkey);
     return status;
+}
+
+void klfs_iwkey_expand(klfs_iwkey *iwkey, uint32_t attributes) {
+    klfs_aes_expand_key(iwkey->encryption_key, 256, &iwkey->encryption_schedule, NULL);
+    iwkey->attributes = attributes;
 }
 
 static int encode_key(const klfs_iwkey *iwkey, uint32_t restrictions, const uint8_t *key,

@@ -26,6 +26,20 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
     case xtsKernelUnavailable(XTSKernel, missing: [String], runnable: [XTSKernel])
     /// An XTS kernel was asked of an engine that runs its own (keylocker).
     case xtsKernelNotSelectable(EngineKind)
+    /// The software Key Locker holds no IWKey: it was wiped
+    /// (``IWKeyEvent/wipe``, for a suspend) and nothing can be wrapped or
+    /// unwrapped until ``IWKeyEvent/newKey`` gives it a new one.
+    case iwkeyAbsent
+    /// This engine cannot perform this IWKey event
+    /// (``IWKeyLifecycle/supportedIWKeyEvents``).
+    case iwkeyEventUnsupported(IWKeyEvent, EngineKind)
+    /// A backup was refused (IA32_COPY_STATUS reports failure): the IWKey
+    /// was loaded with NoBackup.
+    case iwkeyBackupRefused
+    /// A restore found no valid backup (IA32_IWKEYBACKUP_STATUS bit 0 clear).
+    case iwkeyBackupInvalid
+    /// The emulated CPU raised #GP; the text says why.
+    case emulatedGeneralProtection(String)
 
     public var description: String {
         switch self {
@@ -52,6 +66,16 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
         case .xtsKernelNotSelectable(let kind):
             return "engine \(kind.rawValue) runs its own Key Locker kernel (\(XTSKernel.keyLockerKernelName), "
                 + "keylocker_x86_64.S) and takes no XTS kernel; choose one for the keylocker-soft or aesni engine"
+        case .iwkeyAbsent:
+            return "the software Key Locker's IWKey is wiped (suspended); nothing can be wrapped or unwrapped"
+        case .iwkeyEventUnsupported(let event, let engine):
+            return "the \(engine.rawValue) engine cannot perform the IWKey event \(event.rawValue)"
+        case .iwkeyBackupRefused:
+            return "IWKey backup refused: the IWKey was loaded with NoBackup"
+        case .iwkeyBackupInvalid:
+            return "no valid IWKey backup to restore"
+        case .emulatedGeneralProtection(let why):
+            return "the emulated CPU raised #GP: \(why)"
         }
     }
 
@@ -62,6 +86,7 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
         case Int32(KLFS_EHANDLE): self = .handleRejected
         case Int32(KLFS_EUNSUPPORTED): self = .unavailable("the CPU lacks an instruction this kernel needs")
         case Int32(KLFS_ENOMEM): self = .secretMemoryUnavailable(errno: errno)
+        case Int32(KLFS_ENOKEY): self = .iwkeyAbsent
         default: self = .invalidLength(input: input, output: output, dataUnitSize: dataUnitSize)
         }
     }

@@ -23,11 +23,18 @@ public struct KeyLockerHandle: Sendable, Equatable {
     }
 }
 
+/// What ENCODEKEY256 gives back: the handle, and the instruction's report
+/// on the IWKey that wrapped it.
+public struct EncodedKey: Sendable {
+    public let handle: KeyLockerHandle
+    public let wrappingKey: IWKeyAttributes
+}
+
 /// A Key Locker: the CPU's, or the software model with the same semantics.
 /// The two Key Locker engines differ only in this.
 public protocol KeyLocker: XTSEngine {
-    /// ENCODEKEY256. Wipes `key` before returning.
-    func wrap(_ key: SecretBytes, restrictions: HandleRestrictions) throws(EngineError) -> KeyLockerHandle
+    /// ENCODEKEY256 under the current IWKey. Wipes `key` before returning.
+    func encodeKey(_ key: SecretBytes, restrictions: HandleRestrictions) throws(EngineError) -> EncodedKey
 
     /// Restrictions put on the tweak handle: no-decrypt where supported,
     /// since XTS only ever encrypts the tweak.
@@ -45,15 +52,27 @@ public protocol KeyLocker: XTSEngine {
 }
 
 extension KeyLocker {
+    /// ENCODEKEY256 when only the handle matters (tests building handles;
+    /// name keys, made in the same unlock as the XTS key whose report
+    /// stands for them). Wipes `key` before returning.
+    public func wrap(_ key: SecretBytes, restrictions: HandleRestrictions) throws(EngineError) -> KeyLockerHandle {
+        try encodeKey(key, restrictions: restrictions).handle
+    }
+
+    /// Wraps under the current IWKey, whatever wrapped earlier keys: after
+    /// an IWKey change, the raw keys made into a key again give handles
+    /// that work.
     public func makeKey(dataKey: SecretBytes, tweakKey: SecretBytes) throws(EngineError) -> any XTSKey {
         defer {
             // Both raw keys die here, whatever happened above.
             dataKey.wipe()
             tweakKey.wipe()
         }
-        let data = try wrap(dataKey, restrictions: [])
-        let tweak = try wrap(tweakKey, restrictions: tweakRestrictions)
-        return KeyLockerXTSKey(locker: self, dataHandle: data, tweakHandle: tweak)
+        let data = try encodeKey(dataKey, restrictions: [])
+        let tweak = try encodeKey(tweakKey, restrictions: tweakRestrictions)
+        // The two ENCODEKEYs ran back to back; the later one speaks for both.
+        return KeyLockerXTSKey(locker: self, dataHandle: data.handle, tweakHandle: tweak.handle,
+                               wrappingKey: tweak.wrappingKey)
     }
 
     /// The handle carries no restriction: names are both encrypted and
@@ -67,9 +86,10 @@ extension KeyLocker {
         KeyLockerBlockKey(locker: self, handle: handle)
     }
 
-    /// An XTS key from handles made earlier (tests build restricted ones).
+    /// An XTS key from handles made earlier (tests build restricted ones);
+    /// no ENCODEKEY report comes with them.
     public func xtsKey(dataHandle: KeyLockerHandle, tweakHandle: KeyLockerHandle) -> any XTSKey {
-        KeyLockerXTSKey(locker: self, dataHandle: dataHandle, tweakHandle: tweakHandle)
+        KeyLockerXTSKey(locker: self, dataHandle: dataHandle, tweakHandle: tweakHandle, wrappingKey: nil)
     }
 }
 
@@ -78,6 +98,7 @@ public struct KeyLockerXTSKey<Locker: KeyLocker>: XTSKey {
     public let locker: Locker
     public let dataHandle: KeyLockerHandle
     public let tweakHandle: KeyLockerHandle
+    public let wrappingKey: IWKeyAttributes?
 
     public var engine: EngineKind { locker.kind }
 

@@ -3,11 +3,13 @@ import CKLKernels
 /// The instruction-level Key Locker emulator (emulator.c, docs/EMULATOR.md):
 /// CPUID faulting plus a SIGILL handler that executes each Key Locker
 /// instruction on the software model, so the keylocker engine's real
-/// machine code runs on CPUs without Key Locker.
+/// machine code runs on CPUs without Key Locker. The IWKey's life cycle
+/// (LOADIWKEY, the backup MSRs) is ``EmulatedMachine``'s.
 public enum KeyLockerEmulator {
-    /// Installs the handlers (once per process) and turns on CPUID faulting
-    /// for the calling thread and the threads it creates afterwards. Call it
-    /// before detecting the CPU and before starting worker threads.
+    /// Installs the handlers (once per process), boots the default
+    /// ``EmulatedMachine`` and turns on CPUID faulting for the calling
+    /// thread and the threads it creates afterwards. Call it before
+    /// detecting the CPU and before starting worker threads.
     public static func install() throws(EngineError) {
         let status = klfs_emulator_install()
         guard status == 0 else { throw .emulatorUnavailable(errno: -status) }

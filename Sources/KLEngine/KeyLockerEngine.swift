@@ -18,16 +18,17 @@ public struct KeyLockerEngine: KeyLocker {
         isEmulated = KeyLockerEmulator.isInstalled
     }
 
-    public func wrap(_ key: SecretBytes, restrictions: HandleRestrictions) throws(EngineError) -> KeyLockerHandle {
+    /// ENCODEKEY's result (IWKey.NoBackup, IWKey.KeySource) comes back with
+    /// the handle: the only word the CPU gives about its IWKey.
+    public func encodeKey(_ key: SecretBytes, restrictions: HandleRestrictions) throws(EngineError) -> EncodedKey {
         // The raw key dies when this function returns, on every path.
         defer { key.wipe() }
         try requireAES256Key(key)
         var handle = [UInt8](repeating: 0, count: KeyLockerHandle.size)
-        key.withUnsafeBytes { raw in
-            _ = klfs_kl_encodekey256(restrictions.rawValue,
-                                     raw.baseAddress!.assumingMemoryBound(to: UInt8.self), &handle)
+        let result = key.withUnsafeBytes { raw in
+            klfs_kl_encodekey256(restrictions.rawValue, raw.baseAddress!.assumingMemoryBound(to: UInt8.self), &handle)
         }
-        return KeyLockerHandle(bytes: handle)
+        return EncodedKey(handle: KeyLockerHandle(bytes: handle), wrappingKey: IWKeyAttributes(rawValue: result))
     }
 
     /// Nothing is unwrapped: the kernel runs AESENC256KL on the tweak and
@@ -46,5 +47,21 @@ public struct KeyLockerEngine: KeyLocker {
     public func withBlockCipher(handle: UnsafePointer<UInt8>, for directions: CryptDirections,
                                 _ body: (borrowing BlockCipher) throws(EngineError) -> Void) throws(EngineError) {
         try body(BlockCipher(kernel: .keyLockerHandle(handle), directions: directions))
+    }
+}
+
+/// Only under the emulator, on the calling thread's machine: a program at
+/// CPL3 cannot execute LOADIWKEY or write the backup MSRs.
+extension KeyLockerEngine: IWKeyLifecycle {
+    public var supportedIWKeyEvents: Set<IWKeyEvent> { isEmulated ? [.newKey, .backUp, .restore] : [] }
+
+    public func perform(_ event: IWKeyEvent) throws(EngineError) {
+        guard isEmulated, let machine = EmulatedMachine.current else { throw .iwkeyEventUnsupported(event, kind) }
+        switch event {
+        case .newKey: try machine.loadIWKey(.hardwareRandomWithBackup)
+        case .backUp: try machine.backUpIWKey()
+        case .restore: try machine.restoreIWKey()
+        case .wipe: throw .iwkeyEventUnsupported(event, kind)
+        }
     }
 }

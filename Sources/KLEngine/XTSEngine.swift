@@ -55,6 +55,10 @@ public protocol XTSKey: Sendable {
     /// The XTS kernel ``crypt(_:_:into:dataUnitSize:firstDataUnit:)`` runs,
     /// as ``XTSEngine/kernelName``.
     var kernelName: String { get }
+    /// What ENCODEKEY reported about the IWKey that wrapped the handles
+    /// (NoBackup, KeySource); nil for aesni, which has no IWKey, and for
+    /// keys built from handles made elsewhere.
+    var wrappingKey: IWKeyAttributes? { get }
 
     /// AES-256-XTS over `input.count / dataUnitSize` consecutive data
     /// units; unit k uses the data unit sequence number `firstDataUnit + k`
@@ -74,6 +78,8 @@ public protocol XTSKey: Sendable {
 }
 
 extension XTSKey {
+    public var wrappingKey: IWKeyAttributes? { nil }
+
     public func encrypt(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
                         dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
         try crypt(.encrypt, input, into: output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit)

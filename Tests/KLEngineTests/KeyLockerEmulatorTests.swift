@@ -30,13 +30,13 @@ struct KeyLockerEmulatorTests {
         try #require(klfs_emulator_install() == 0)
     }
 
-    @Test func cpuidReportsKeyLockerWithEveryRestriction() {
+    @Test func cpuidReportsKeyLockerWithEveryRestrictionAndTheBackupMSRs() {
         let before = threadCounters()
         var features = klfs_cpu_features()
         klfs_cpu_detect(&features)
         #expect(features.keylocker && features.aeskle && features.wide_kl)
         #expect(features.restrict_cpl0 && features.restrict_no_encrypt && features.restrict_no_decrypt)
-        #expect(features.iwkey_nobackup && features.iwkey_random && !features.iwkey_backup)
+        #expect(features.iwkey_nobackup && features.iwkey_random && features.iwkey_backup)
         #expect(features.max_basic_leaf >= 0x19)
         #expect(threadCounters().cpuid > before.cpuid)
         #expect(klfs_emulator_is_installed())

@@ -373,7 +373,7 @@ import Testing
         let raw = try #require(klfs_secret_alloc(size, true, &backing))
         defer { klfs_secret_free(raw, size) }
         let iwkey = raw.bindMemory(to: klfs_iwkey.self, capacity: 1)
-        try #require(klfs_iwkey_generate(iwkey) == 0)
+        try #require(klfs_iwkey_generate(iwkey, UInt32(KLFS_IWKEY_NO_BACKUP)) == 0)
         return try body(iwkey)
     }
 

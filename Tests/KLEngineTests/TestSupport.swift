@@ -69,6 +69,31 @@ struct EngineUnderTest: Sendable, CustomTestStringConvertible, CustomStringConve
     }
 }
 
+/// A Key Locker engine whose IWKey a test may change: keylocker on an
+/// emulated machine of the test's own, so that no other test's handles see
+/// the change, or a keylocker-soft engine of its own.
+struct LifecycleSubject: Sendable {
+    let engine: any IWKeyLifecycle
+    /// keylocker: the machine its instructions must run on.
+    let machine: EmulatedMachine?
+
+    /// Runs `body` on the calling thread with the engine's instructions on
+    /// the subject's machine.
+    func onItsMachine<R>(_ body: () throws -> R) throws -> R {
+        guard let machine else { return try body() }
+        return try machine.run(body)
+    }
+
+    /// One subject per Key Locker engine. Call on the thread that uses the
+    /// result: CPUID faulting is per thread.
+    static func all() throws -> [LifecycleSubject] {
+        try KeyLockerEmulator.install()
+        let features = CPUFeatures.detect()
+        return [LifecycleSubject(engine: try KeyLockerEngine(features: features), machine: try EmulatedMachine()),
+                LifecycleSubject(engine: try SoftKeyLockerEngine(features: features), machine: nil)]
+    }
+}
+
 /// A wrapped key from raw test bytes (K1 || K2, 64 bytes).
 func makeKey(_ engine: any XTSEngine, _ key: [UInt8]) throws -> any XTSKey {
     precondition(key.count == 64)

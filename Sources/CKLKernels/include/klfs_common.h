@@ -19,6 +19,10 @@ enum {
     KLFS_EUNSUPPORTED = -3,
     // No secret memory for the call to run in (errno says why).
     KLFS_ENOMEM = -4,
+    // No IWKey to wrap or unwrap with: a software Key Locker's store is
+    // empty (klfs_iwkey_store_wipe, for a suspend). Output buffers hold no
+    // result.
+    KLFS_ENOKEY = -5,
 };
 
 typedef enum klfs_direction {

@@ -13,13 +13,29 @@
 // returns KLFS_ENOMEM when that stack cannot be had.
 
 // IWKey: 128-bit integrity key and 256-bit encryption key, as in the SDM,
-// and the encryption key's AES schedule, expanded once by
-// klfs_iwkey_generate rather than at every wrap and unwrap.
+// the encryption key's AES schedule, expanded once when the key is loaded
+// rather than at every wrap and unwrap, and the metadata the SDM keeps
+// with the two keys: LOADIWKEY's EAX, which ENCODEKEY reports back.
 typedef struct klfs_iwkey {
     uint8_t integrity_key[16];
     uint8_t encryption_key[32];
     klfs_aes_key encryption_schedule;
+    uint32_t attributes; // KLFS_IWKEY_NO_BACKUP | KeySource << KLFS_IWKEY_KEY_SOURCE_SHIFT
 } klfs_iwkey;
+
+// IWKey metadata: LOADIWKEY's EAX and ENCODEKEY's r32 result share the
+// layout (bit 0 NoBackup, bits 4:1 KeySource, every other bit zero).
+enum {
+    // The IWKey may not be copied to platform-scoped storage (the backup
+    // MSRs refuse it), so it cannot outlive S3/S4.
+    KLFS_IWKEY_NO_BACKUP = 1u << 0,
+    KLFS_IWKEY_KEY_SOURCE_SHIFT = 1,
+    KLFS_IWKEY_KEY_SOURCE_MASK = 0xFu << KLFS_IWKEY_KEY_SOURCE_SHIFT,
+    // KeySource 0: the key software put in LOADIWKEY's operands.
+    KLFS_IWKEY_KEY_SOURCE_SOFTWARE = 0,
+    // KeySource 1: the operands mixed with the CPU's hardware random source.
+    KLFS_IWKEY_KEY_SOURCE_RANDOM = 1,
+};
 
 #define KLFS_HANDLE128_SIZE 48 // AAD 16, tag 16, ciphertext 16
 #define KLFS_HANDLE256_SIZE 64 // AAD 16, tag 16, ciphertext 32
@@ -37,8 +53,13 @@ enum {
     KLFS_KL_KEYTYPE_AES256 = 1,
 };
 
-// Fills an IWKey from getrandom and expands its schedule. Returns 0 or -errno.
-int klfs_iwkey_generate(klfs_iwkey *iwkey);
+// Fills an IWKey's two keys from getrandom, then klfs_iwkey_expand. Returns
+// 0, or -errno with the IWKey wiped.
+int klfs_iwkey_generate(klfs_iwkey *iwkey, uint32_t attributes);
+
+// The last step of loading an IWKey whose two keys are in place: expands
+// the encryption key's schedule and records `attributes`.
+void klfs_iwkey_expand(klfs_iwkey *iwkey, uint32_t attributes);
 
 // ENCODEKEY128/256. `key_bits` is 128 or 256; `restrictions` must fit in
 // bits 2:0 (else KLFS_EINVAL, where the hardware raises #GP). Writes a

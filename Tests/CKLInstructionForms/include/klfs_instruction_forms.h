@@ -47,8 +47,9 @@ typedef struct klfs_probe_form {
 size_t klfs_probe_form_count(void);
 const klfs_probe_form *klfs_probe_form_at(size_t index);
 
-// Defined by CKLKernels' emulator.c for tests only: the emulated CPU's IWKey
-// (a klfs_iwkey), so ENCODEKEY can be compared with klfs_softkl_encode_key.
+// Defined by CKLKernels' emulator_machine.c for tests only: the IWKey (a
+// klfs_iwkey) of the calling thread's emulated machine, so ENCODEKEY can be
+// compared with klfs_softkl_encode_key.
 const void *klfs_emulator_iwkey_for_testing(void);
 
 #endif

@@ -1,0 +1,125 @@
+// The two-slot IWKey store of klfs_iwkey_store.h.
+//
+// Handle checks (readers) and replacements (one writer at a time, under
+// `writer`) meet through two atomics: `live`, the slot in use, and
+// `readers[slot]`, how many checks are counted into each slot.
+//
+//   reader: slot = live; readers[slot] += 1; if live is still slot, use the
+//           slot until readers[slot] -= 1; otherwise readers[slot] -= 1 and
+//           start again.
+//   writer: spare = the slot that is not live; wait for readers[spare] to
+//           drain; fill spare; live = spare; wait for readers[old] to
+//           drain; wipe old.
+//
+// A reader reads a slot only after counting itself in and then seeing the
+// slot live; the writer writes or wipes a slot only while it is not live
+// and after seeing nobody counted in it. With sequentially consistent
+// atomics one of the two sees the other (a reader's count, or a slot that
+// stopped being live), so no check reads a slot while it is written or
+// wiped. A reader that read `live` long ago and counts itself into what
+// has since become the spare slot backs off on its second look.
+#define _GNU_SOURCE
+#include "klfs_iwkey_store.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+
+enum { NO_SLOT = -1 };
+
+struct klfs_iwkey_store {
+    _Atomic int live;             // the slot handle checks use, or NO_SLOT
+    _Atomic unsigned readers[2];  // handle checks counted into each slot
+    pthread_mutex_t writer;       // one replacement or wipe at a time
+    klfs_iwkey slots[2];
+};
+
+klfs_iwkey_store *klfs_iwkey_store_create(bool allow_memfd_secret, klfs_secret_backing *backing) {
+    klfs_iwkey_store *store = klfs_secret_alloc(sizeof *store, allow_memfd_secret, backing);
+    if (store == NULL) return NULL;
+    atomic_init(&store->live, NO_SLOT);
+    atomic_init(&store->readers[0], 0);
+    atomic_init(&store->readers[1], 0);
+    pthread_mutex_init(&store->writer, NULL);
+    return store;
+}
+
+void klfs_iwkey_store_destroy(klfs_iwkey_store *store) {
+    if (store == NULL) return;
+    pthread_mutex_destroy(&store->writer);
+    klfs_secret_free(store, sizeof *store); // both slots die here, wiped
+}
+
+const klfs_iwkey *klfs_iwkey_store_acquire(klfs_iwkey_store *store, int *slot) {
+    for (;;) {
+        int candidate = atomic_load(&store->live);
+        if (candidate == NO_SLOT) return NULL;
+        atomic_fetch_add(&store->readers[candidate], 1);
+        if (atomic_load(&store->live) == candidate) {
+            *slot = candidate;
+            return &store->slots[candidate];
+        }
+        atomic_fetch_sub(&store->readers[candidate], 1);
+    }
+}
+
+void klfs_iwkey_store_release(klfs_iwkey_store *store, int slot) {
+    atomic_fetch_sub(&store->readers[slot], 1);
+}
+
+// Handle checks hold a slot for one instruction or one XTS call, so the
+// wait is short; yielding lets them finish on a machine with few cores.
+static void wait_for_readers(klfs_iwkey_store *store, int slot) {
+    while (atomic_load(&store->readers[slot]) != 0) sched_yield();
+}
+
+// The slot is no longer live: once the checks still in it are done, the
+// IWKey it held dies here.
+static void retire(klfs_iwkey_store *store, int slot) {
+    if (slot == NO_SLOT) return;
+    wait_for_readers(store, slot);
+    klfs_wipe(&store->slots[slot], sizeof store->slots[slot]);
+}
+
+typedef struct replace_call {
+    klfs_iwkey_store *store;
+    klfs_iwkey_maker make;
+    void *context;
+} replace_call;
+
+static int replace_on_secret_stack(void *argument) {
+    const replace_call *call = argument;
+    klfs_iwkey_store *store = call->store;
+    pthread_mutex_lock(&store->writer);
+    int old = atomic_load(&store->live);
+    int spare = old == 0 ? 1 : 0;
+    wait_for_readers(store, spare); // stragglers backing off, see above
+    int status = call->make(&store->slots[spare], call->context);
+    if (status == KLFS_OK) {
+        atomic_store(&store->live, spare);
+        retire(store, old);
+    } else {
+        klfs_wipe(&store->slots[spare], sizeof store->slots[spare]); // a half-made IWKey dies here
+    }
+    pthread_mutex_unlock(&store->writer);
+    return status;
+}
+
+int klfs_iwkey_store_replace(klfs_iwkey_store *store, klfs_iwkey_maker make, void *context) {
+    replace_call call = {store, make, context};
+    return klfs_run_on_secret_stack(replace_on_secret_stack, &call);
+}
+
+static int generate_into(klfs_iwkey *next, void *context) {
+    return klfs_iwkey_generate(next, *(const uint32_t *)context);
+}
+
+int klfs_iwkey_store_generate(klfs_iwkey_store *store, uint32_t attributes) {
+    return klfs_iwkey_store_replace(store, generate_into, &attributes);
+}
+
+void klfs_iwkey_store_wipe(klfs_iwkey_store *store) {
+    pthread_mutex_lock(&store->writer);
+    retire(store, atomic_exchange(&store->live, NO_SLOT));
+    pthread_mutex_unlock(&store->writer);
+}
