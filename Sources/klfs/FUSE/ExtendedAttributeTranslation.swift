@@ -48,6 +48,7 @@ final class ExtendedAttributeTranslation: Sendable {
         do throws(ExtendedAttributeError) {
             return try cipher.decryptValue(stored)
         } catch {
+            if case .engine(let engineError) = error, engineError.meansVolumeLocked { throw .keysRevoked }
             let name = backingName.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             logOnce(inode, name, "\(error); getxattr gives EIO")
             throw SystemError(EIO)
@@ -75,6 +76,7 @@ final class ExtendedAttributeTranslation: Sendable {
         case .emptyName: return SystemError(EINVAL)
         case .nameTooLong: return SystemError(ERANGE)
         case .valueTooLarge: return SystemError(E2BIG)
+        case .engine(let engineError) where engineError.meansVolumeLocked: return .keysRevoked
         case .otherNamespace, .invalid, .engine: return SystemError(EIO)
         }
     }
