@@ -21,13 +21,14 @@ final class ControlServer: @unchecked Sendable {
         self.handler = handler
         do throws(SystemError) {
             try Self.makePrivateDirectory((path as NSString).deletingLastPathComponent)
-            listener = try UnixSocket.make()
+            let fd = try UnixSocket.make()
             unlink(path)
-            try checked(try UnixSocket.withAddress(path) { address, length in bind(listener, address, length) })
+            try checked(try UnixSocket.withAddress(path) { address, length in bind(fd, address, length) })
             // Nobody can connect before listen(), so the mode the daemon's
             // umask 0 gave the socket is tightened in time.
             try checked(chmod(path, 0o600))
-            try checked(listen(listener, 8))
+            try checked(listen(fd, 8))
+            listener = fd
         } catch {
             throw CommandFailure(.mountFailed, "cannot make the control socket \(path): \(String(cString: strerror(error.code)))")
         }

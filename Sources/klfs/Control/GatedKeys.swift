@@ -13,7 +13,7 @@ struct GatedXTSKey: XTSKey {
     func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
                into output: UnsafeMutableRawBufferPointer,
                dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
-        try keys.using({ $0.contents }) { key throws(EngineError) in
+        try keys.using({ set -> (any XTSKey)? in set.contents }) { key throws(EngineError) in
             try key.crypt(direction, input, into: output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit)
         }
         let sectors = UInt64(input.count / max(dataUnitSize, 1))
@@ -30,7 +30,7 @@ struct GatedBlockKey: BlockCipherKey {
 
     func withCipher(for directions: CryptDirections,
                     _ body: (borrowing BlockCipher) throws(EngineError) -> Void) throws(EngineError) {
-        try keys.using({ $0.blockKey(role) }) { key throws(EngineError) in
+        try keys.using({ set in set.blockKey(role) }) { key throws(EngineError) in
             try key.withCipher(for: directions, body)
         }
     }

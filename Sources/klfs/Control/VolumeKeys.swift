@@ -106,13 +106,16 @@ final class VolumeKeys: @unchecked Sendable {
 
     /// Wraps fresh keys from `unlock` (which reads the secret and runs the
     /// KDF; a wrong secret throws and changes nothing) under the current
-    /// IWKey (a new one first if keylocker-soft's was wiped), and wakes the
-    /// requests waiting. Nothing happens on an unlocked volume.
+    /// IWKey, and wakes the requests waiting. keylocker-soft gets a new
+    /// IWKey first when suspend or lock wiped it, or when it was lost (a
+    /// wipe by someone else leaves none to wrap under). Nothing happens on
+    /// an unlocked volume.
     func resume(with unlock: (any XTSEngine) throws(VolumeError) -> UnlockedVolume) throws(VolumeError) {
         lock.lock()
         defer { lock.unlock() }
         guard state != .unlocked else { return }
-        if iwkeyWiped, let lifecycle = engine as? any IWKeyLifecycle {
+        if iwkeyWiped || cause == .iwkeyLost, let lifecycle = engine as? any IWKeyLifecycle,
+           lifecycle.supportedIWKeyEvents.contains(.wipe) {
             do throws(EngineError) { try lifecycle.perform(.newKey) } catch { throw .engine(error) }
             iwkeyWiped = false
         }
