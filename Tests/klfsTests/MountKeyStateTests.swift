@@ -54,7 +54,7 @@ import KLTestSupport
             #expect(st.st_mode & 0o777 == 0o600)
             #expect(st.st_uid == getuid())
             // Opened up by hand, so that only SO_PEERCRED stands in the way.
-            let directory = (socket as NSString).deletingLastPathComponent
+            let directory = URL(fileURLWithPath: socket).deletingLastPathComponent().path
             chmod(directory, 0o711)
             chmod(socket, 0o666)
             defer {

@@ -20,7 +20,7 @@ final class ControlServer: @unchecked Sendable {
         path = ControlSocketPath.socket(for: mountPoint, daemonUID: getuid())
         self.handler = handler
         do throws(SystemError) {
-            try Self.makePrivateDirectory((path as NSString).deletingLastPathComponent)
+            try Self.makePrivateDirectory(ControlSocketPath.runtimeDirectory(for: getuid()))
             let fd = try UnixSocket.make()
             unlink(path)
             try checked(try UnixSocket.withAddress(path) { address, length in bind(fd, address, length) })
@@ -103,13 +103,14 @@ final class ControlServer: @unchecked Sendable {
     }
 
     /// Makes `directory` (mode 0700) if missing, and requires that it is a
-    /// real directory of this user that nobody else may enter (a /tmp
-    /// fallback could have been made by someone else first).
+    /// real directory of this user that nobody else may write to (a /tmp
+    /// fallback could have been made by someone else first); the socket's
+    /// own mode keeps others from connecting.
     private static func makePrivateDirectory(_ directory: String) throws(SystemError) {
         if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw .current }
         var st = stat()
         try checked(lstat(directory, &st))
-        guard st.st_mode & S_IFMT == S_IFDIR, st.st_uid == getuid(), st.st_mode & 0o077 == 0 else {
+        guard st.st_mode & S_IFMT == S_IFDIR, st.st_uid == getuid(), st.st_mode & 0o022 == 0 else {
             throw SystemError(EPERM)
         }
     }

@@ -2,8 +2,8 @@ import Glibc
 import Synchronization
 
 /// The current ``KeySet``, read by every crypto call without a lock and
-/// replaced by suspend, lock and resume. A reader announces itself on one
-/// of two counters (by the parity of `epoch`) before loading the set; a
+/// replaced by suspend, lock and resume. A reader counts itself on one of
+/// two counters (by the parity of `epoch`) before loading the set; a
 /// replacement swaps the set, flips the epoch and waits for the old
 /// parity's readers to finish before it lets the old set go, so no crypto
 /// call is ever left with keys freed under it (a grace period, as RCU has).
@@ -26,8 +26,7 @@ final class KeyPublication: @unchecked Sendable {
     /// Runs `body` with the current set (nil while suspended or locked),
     /// which stays alive until `body` returns.
     func read<R, E: Error>(_ body: (KeySet?) throws(E) -> R) throws(E) -> R {
-        let parity = epoch.load(ordering: .sequentiallyConsistent) & 1
-        addReader(parity, 1)
+        let parity = enterReadSection()
         defer { addReader(parity, -1) }
         let bits = current.load(ordering: .sequentiallyConsistent)
         guard bits != 0 else { return try body(nil) }
@@ -41,6 +40,20 @@ final class KeyPublication: @unchecked Sendable {
         let parity = epoch.wrappingAdd(1, ordering: .sequentiallyConsistent).oldValue & 1
         while readers(parity) != 0 { sched_yield() }
         Self.release(old)
+    }
+
+    /// Counts the caller as a reader of the current epoch's parity. The
+    /// epoch is checked again after counting: a reader that counted itself
+    /// on a parity a replacement had already flipped away from (and stopped
+    /// waiting for) would not hold back the next replacement, which waits
+    /// on that parity again, so it counts itself on the new one instead.
+    private func enterReadSection() -> Int {
+        while true {
+            let observed = epoch.load(ordering: .sequentiallyConsistent)
+            addReader(observed & 1, 1)
+            if epoch.load(ordering: .sequentiallyConsistent) == observed { return observed & 1 }
+            addReader(observed & 1, -1)
+        }
     }
 
     private func addReader(_ parity: Int, _ delta: Int) {
