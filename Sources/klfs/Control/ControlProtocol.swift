@@ -38,7 +38,7 @@ enum ControlRequest: Equatable {
 
     init?(line: String) {
         let words = line.split(separator: " ").map(String.init)
-        switch (words.first, words.count) {
+        switch (words.first ?? "", words.count) {
         case ("status", 1): self = .status
         case ("suspend", 1): self = .suspend
         case ("lock", 1): self = .lock
