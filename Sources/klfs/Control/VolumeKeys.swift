@@ -25,6 +25,10 @@ final class VolumeKeys: @unchecked Sendable {
     /// keylocker-soft's IWKey was wiped by suspend or lock: resume makes a
     /// new one before it wraps.
     private var iwkeyWiped = false
+    /// Whether the FUSE session has ended (unmounted or signalled), so that
+    /// requests waiting while suspended stop waiting and let the workers,
+    /// and the daemon, end.
+    private var sessionEnded: () -> Bool = { false }
 
     init(_ keys: KeySet, engine: any XTSEngine, statistics: OperationStatistics) {
         self.engine = engine
@@ -65,12 +69,24 @@ final class VolumeKeys: @unchecked Sendable {
         }
     }
 
-    /// Blocks while suspended; throws when locked.
+    /// Blocks while suspended; throws when locked, and once the session
+    /// ended (checked every second: nothing signals the condition then).
     private func waitForKeys() throws(EngineError) {
         lock.lock()
         defer { lock.unlock() }
-        while state == .suspended { lock.wait() }
+        while state == .suspended {
+            if sessionEnded() { throw .iwkeyAbsent }
+            _ = lock.wait(until: Date(timeIntervalSinceNow: 1))
+        }
         if state == .locked { throw .iwkeyAbsent }
+    }
+
+    /// Requests waiting for resume give up once `ended` says the FUSE
+    /// session is over.
+    func abandonWaits(when ended: @escaping () -> Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        sessionEnded = ended
     }
 
     /// A handle of `keys` was refused: if their canary fails too, the IWKey

@@ -48,6 +48,8 @@ struct MountRequest {
             throw CommandFailure(.mountFailed, "cannot open \(cipherDir): \(String(cString: strerror(error.code)))")
         }
         let session = try FUSESession(filesystem: filesystem, options: options.libfuseOptions(cipherDir: cipherDir))
+        // Weak: the session's deinit unmounts after a signal.
+        keys.abandonWaits { [weak session] in session?.hasExited ?? true }
         let control = try ControlServer(mountPoint: mountPoint,
                                         handler: ControlRequestHandler(keys: keys, mountPoint: mountPoint,
                                                                        cipherDir: cipherDir))
