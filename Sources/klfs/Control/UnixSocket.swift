@@ -29,7 +29,13 @@ enum UnixSocket {
 
     /// Writes all of `data`.
     static func send(_ data: Data, to fd: Int32) throws(SystemError) {
-        try data.withUnsafeBytes { bytes throws(SystemError) in try send(bytes, to: fd) }
+        // Data.withUnsafeBytes rethrows untyped errors: the failure is
+        // carried out by hand.
+        var failure: SystemError?
+        data.withUnsafeBytes { bytes in
+            do throws(SystemError) { try send(bytes, to: fd) } catch { failure = error }
+        }
+        if let failure { throw failure }
     }
 
     /// Writes all of `bytes` (a secret's, straight from secret memory).

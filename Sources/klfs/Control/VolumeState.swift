@@ -1,4 +1,5 @@
 import Glibc
+import KLEngine
 
 /// Whether a mounted volume holds keys (docs/FUSE.md, "Suspend, lock and
 /// IWKey loss").
