@@ -23,7 +23,8 @@ import KLTestSupport
             #expect(status["engine"] as? String == "keylocker-soft")
             let iwkey = try #require(status["iwkey"] as? [String: Any])
             #expect(iwkey["keySource"] as? Int == 0)
-            #expect(iwkey["noBackup"] as? Bool == false)
+            // The software Key Locker has no platform storage to back up to.
+            #expect(iwkey["noBackup"] as? Bool == true)
             let restrictions = try #require(status["handleRestrictions"] as? [String: Any])
             #expect(restrictions["tweak"] as? [String] == ["no-decrypt"])
             #expect((status["bytesWritten"] as? Int ?? 0) >= data.count)

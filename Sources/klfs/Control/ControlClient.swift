@@ -21,19 +21,26 @@ enum ControlClient {
             throw unreachable(String(cString: strerror(error.code)))
         }
         defer { close(fd) }
+        var sendFailure: SystemError?
         do throws(SystemError) {
             try UnixSocket.send(Data((request.line + "\n").utf8), to: fd)
             if let secret {
                 try secret.withUnsafeBytes { bytes throws(SystemError) in try UnixSocket.send(bytes, to: fd) }
             }
         } catch {
-            throw unreachable(String(cString: strerror(error.code)))
+            // A daemon that refuses the caller answers and closes before
+            // reading the request (EPIPE here): its answer is still there.
+            sendFailure = error
         }
-        guard let line = try? UnixSocket.receiveLine(from: fd, limit: 1 << 20),
-              let response = try? JSONDecoder().decode(ControlResponse.self, from: Data(line.utf8)) else {
-            throw unreachable("no answer")
+        guard let response = receiveResponse(fd) else {
+            throw unreachable(sendFailure.map { String(cString: strerror($0.code)) } ?? "no answer")
         }
         return response
+    }
+
+    private static func receiveResponse(_ fd: Int32) -> ControlResponse? {
+        guard let line = try? UnixSocket.receiveLine(from: fd, limit: 1 << 20) else { return nil }
+        return try? JSONDecoder().decode(ControlResponse.self, from: Data(line.utf8))
     }
 
     /// The answer of a request that must succeed: a refusal becomes the

@@ -64,8 +64,13 @@ final class ControlServer: @unchecked Sendable {
     private func answer(_ connection: Int32) {
         let response: ControlResponse
         do throws(CommandFailure) {
+            // Read whole before anything is refused: closing with unread
+            // bytes would reset the connection before the client reads why.
+            let received = try receiveRequest(connection)
+            // A refused caller's secret dies here, unused.
+            defer { received.secret?.wipe() }
             try requirePermittedPeer(connection)
-            response = try handler.respond(to: try receiveRequest(connection))
+            response = try handler.respond(to: received)
         } catch {
             response = .failure(error)
         }
