@@ -101,6 +101,7 @@ import KLTestSupport
         }
     }
 
+    /// A wrong passphrase keeps it locked; the master key resumes too.
     @Test func aWrongPassphraseOnResumeKeepsTheVolumeLocked() throws {
         try withMountedVolume { volume in
             _ = try writeSample(volume)
@@ -112,8 +113,10 @@ import KLTestSupport
             #expect(result.standardError.contains("passphrase"))
             #expect(try volume.state() == "locked")
             #expect(uncachedContents(volume.path("sample")) == .failure(SystemErrno(EKEYREVOKED)))
-            try volume.requireResume()
+            let masterKey = try runKLFS(["resume", volume.mountPoint, "--masterkey", volume.masterKeyFile])
+            #expect(masterKey.status == 0, "\(masterKey.standardError)")
             #expect(try volume.state() == "unlocked")
+            #expect(try volume.resume().status == 0, "resume of an unlocked mount does nothing")
         }
     }
 
@@ -136,6 +139,31 @@ import KLTestSupport
             #expect(try listing(volume.mountPoint).get().sorted() == ["dir", "sample"])
             #expect(try volume.state() == "unlocked")
         }
+    }
+
+    /// The daemon logs the IWKey loss once, however many requests meet
+    /// it, and logs no file or name as damaged (what it did before the
+    /// canary: a line per name, "handle rejected", and empty listings).
+    @Test func anIWKeyLossIsLoggedOnceAndNothingAsDamaged() throws {
+        let volume = try VolumeFixture()
+        defer { volume.unmount() }
+        let log = volume.directory.appendingPathComponent("daemon.log")
+        let process = try volume.mountInForeground(logTo: log, extraArguments: ["--engine", "keylocker-soft"])
+        for index in 0..<5 { try Data("file \(index)".utf8).write(to: URL(fileURLWithPath: volume.path("f\(index)"))) }
+        try volume.control("iwkey-event", ["newKey"])
+        for _ in 0..<3 {
+            #expect(listing(volume.mountPoint) == .failure(SystemErrno(EKEYREVOKED)))
+            for index in 0..<5 {
+                #expect(uncachedContents(volume.path("f\(index)")) == .failure(SystemErrno(EKEYREVOKED)))
+            }
+        }
+        try volume.requireResume()
+        #expect(try listing(volume.mountPoint).get().count == 5)
+        #expect(try runKLFS(["unmount", volume.mountPoint]).status == 0)
+        process.waitUntilExit()
+        let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n")
+        #expect(lines.filter { $0.contains("the IWKey that wrapped this volume's handles is gone") }.count == 1, "\(lines)")
+        #expect(!lines.contains { $0.contains("not a klfs file") || $0.contains("not listed") }, "\(lines)")
     }
 
     /// Four writers, each on a file of its own, while the IWKey is lost:
