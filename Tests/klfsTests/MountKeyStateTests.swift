@@ -88,6 +88,28 @@ import KLTestSupport
         }
     }
 
+    /// SIGTERM to a suspended daemon with a request waiting: the request
+    /// gives up, and the daemon exits rather than waiting for a resume.
+    @Test func aSuspendedDaemonStillEndsOnSIGTERM() throws {
+        try withMountedVolume { volume in
+            _ = try writeSample(volume)
+            let daemon = try #require(volume.daemonPID())
+            try volume.control("suspend")
+            let outcome = Outcome<Result<Data, SystemErrno>>()
+            let path = volume.path("sample")
+            Thread { outcome.set(uncachedContents(path)) }.start()
+            usleep(300_000)
+            #expect(kill(daemon, SIGTERM) == 0)
+            var exited = false
+            for _ in 0..<100 where !exited {
+                usleep(100_000)
+                exited = kill(daemon, 0) != 0
+            }
+            #expect(exited, "the daemon still runs 10 s after SIGTERM")
+            #expect(outcome.wait(seconds: 10).map { (try? $0.get()) == nil } == true, "the waiting read failed")
+        }
+    }
+
     @Test func lockFailsReadsAndListingsWithEKEYREVOKEDUntilResume() throws {
         try withMountedVolume { volume in
             let data = try writeSample(volume)
