@@ -1,3 +1,4 @@
+import CFuse
 import Foundation
 import Glibc
 import Testing
@@ -107,6 +108,21 @@ import KLTestSupport
             }
             #expect(exited, "the daemon still runs 10 s after SIGTERM")
             #expect(outcome.wait(seconds: 10).map { (try? $0.get()) == nil } == true, "the waiting read failed")
+        }
+    }
+
+    @Test func lockFailsExtendedAttributesWithEKEYREVOKEDUntilResume() throws {
+        try withMountedVolume(mountArguments: ["-o", "xattr"]) { volume in
+            _ = try writeSample(volume)
+            let path = volume.path("sample")
+            #expect(setxattr(path, "user.colour", "blue", 4, 0) == 0)
+            try volume.control("lock")
+            var buffer = [CChar](repeating: 0, count: 256)
+            #expect(listxattr(path, &buffer, buffer.count) == -1 && errno == EKEYREVOKED)
+            #expect(getxattr(path, "user.colour", &buffer, buffer.count) == -1 && errno == EKEYREVOKED)
+            try volume.requireResume()
+            #expect(getxattr(path, "user.colour", &buffer, buffer.count) == 4)
+            #expect(listxattr(path, &buffer, buffer.count) == "user.colour".utf8.count + 1)
         }
     }
 
