@@ -31,14 +31,14 @@ struct StatusCommand: ParsableCommand {
     /// is none (a daemon without a control socket, or another user's).
     private func listEveryMount() {
         let entries = MountTable().klfsMounts.map { mount -> StatusListEntry in
+            var entry = StatusListEntry(mountPoint: mount.mountPoint, cipherDir: mount.source,
+                                        socket: ControlClient.socketPath(of: mount))
             do throws(CommandFailure) {
-                let response = try ControlClient.require(try ControlClient.send(.status, to: mount))
-                return StatusListEntry(mountPoint: mount.mountPoint, cipherDir: mount.source,
-                                       status: response.status, error: nil)
+                entry.status = try ControlClient.require(try ControlClient.send(.status, to: mount)).status
             } catch {
-                return StatusListEntry(mountPoint: mount.mountPoint, cipherDir: mount.source,
-                                       status: nil, error: error.message)
+                entry.error = error.message
             }
+            return entry
         }
         if json {
             print(StatusText.json(entries))
@@ -47,9 +47,9 @@ struct StatusCommand: ParsableCommand {
         if entries.isEmpty { print("no klfs mounts") }
         for entry in entries {
             if let status = entry.status {
-                print(StatusText.describe(status))
+                print(StatusText.describe(status) + "\n  socket:           \(entry.socket)")
             } else {
-                print("\(entry.mountPoint)\n  cipher dir:       \(entry.cipherDir)\n  status:           unknown (\(entry.error ?? ""))")
+                print("\(entry.mountPoint)\n  cipher dir:       \(entry.cipherDir)\n  socket:           \(entry.socket)\n  status:           unknown (\(entry.error ?? ""))")
             }
         }
     }
@@ -59,6 +59,10 @@ struct StatusCommand: ParsableCommand {
 struct StatusListEntry: Codable {
     var mountPoint: String
     var cipherDir: String
+    /// Where its control socket should be.
+    var socket: String
     var status: StatusReport?
+    /// Why there is no status (no socket: a daemon older than the control
+    /// socket, or a dead one; another user's mount).
     var error: String?
 }

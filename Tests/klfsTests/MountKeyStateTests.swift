@@ -43,8 +43,12 @@ import KLTestSupport
                              "tweak no-decrypt", "IWKey:", "KeySource 0", "sectors:", "handle failures:"] {
                 #expect(text.standardOutput.contains(expected), "\(expected) in \(text.standardOutput)")
             }
-            let every = try runKLFS(["status"])
-            #expect(every.status == 0 && every.standardOutput.contains(volume.mountPoint))
+            let every = try runKLFS(["status", "--json"])
+            #expect(every.status == 0)
+            let mounts = try #require(try JSONSerialization.jsonObject(with: Data(every.standardOutput.utf8)) as? [[String: Any]])
+            let listed = try #require(mounts.first { ($0["status"] as? [String: Any])?["pid"] as? Int == status["pid"] as? Int })
+            #expect((listed["socket"] as? String)?.hasPrefix("/run/klfs/mount-") == true)
+            #expect(listed["cipherDir"] as? String == volume.cipherDir)
         }
     }
 

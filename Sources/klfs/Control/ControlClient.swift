@@ -9,7 +9,7 @@ enum ControlClient {
     /// the daemon of `mount`.
     static func send(_ request: ControlRequest, secret: SecretBytes? = nil,
                      to mount: MountTable.Mount) throws(CommandFailure) -> ControlResponse {
-        let path = ControlSocketPath.socket(for: mount.mountPoint, daemonUID: mount.fuseUserID ?? getuid())
+        let path = socketPath(of: mount)
         let unreachable = { (why: String) in
             CommandFailure(.controlUnavailable, "cannot reach the control socket of \(mount.mountPoint) (\(path)): \(why)")
         }
@@ -36,6 +36,12 @@ enum ControlClient {
             throw unreachable(sendFailure.map { String(cString: strerror($0.code)) } ?? "no answer")
         }
         return response
+    }
+
+    /// The control socket of `mount`, in the runtime directory of the
+    /// user whose daemon serves it (mountinfo's user_id=).
+    static func socketPath(of mount: MountTable.Mount) -> String {
+        ControlSocketPath.socket(for: mount.mountPoint, daemonUID: mount.fuseUserID ?? getuid())
     }
 
     private static func receiveResponse(_ fd: Int32) -> ControlResponse? {
