@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/fsuid.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <syslog.h>
@@ -57,6 +58,14 @@ int cfuse_renameat2(int olddirfd, const char *oldpath, int newdirfd,
 void cfuse_close_inherited_descriptors(int keep) {
     if (keep > 3) close_range(3, (unsigned)keep - 1, 0);
     close_range((unsigned)keep + 1, ~0U, 0);
+}
+
+int cfuse_peer_uid(int fd, uid_t *uid) {
+    struct ucred credentials;
+    socklen_t length = sizeof credentials;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return -1;
+    *uid = credentials.uid;
+    return 0;
 }
 
 int cfuse_set_thread_credentials(uid_t fsuid, gid_t fsgid, size_t group_count, const gid_t *groups) {

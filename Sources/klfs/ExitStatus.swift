@@ -31,6 +31,9 @@ enum ExitStatus: Int32 {
     case engineUnavailable = 20
     /// --emulate-keylocker could not install the emulator.
     case emulatorUnavailable = 21
+    /// The mount's engine cannot perform the IWKey event asked for
+    /// (`klfs iwkey-event`, for testing).
+    case iwkeyEventUnsupported = 22
 
     // Mounting: 30-39.
     case mountPointMissing = 30
@@ -41,6 +44,12 @@ enum ExitStatus: Int32 {
     case notMounted = 34
     /// The mount point is busy or fusermount3 failed.
     case unmountFailed = 35
+    /// The mount's control socket cannot be reached (an older daemon, or
+    /// one that died) or answered nonsense.
+    case controlUnavailable = 36
+    /// The daemon refused the caller: only the user who mounted, and root,
+    /// may use the control socket.
+    case controlRefused = 37
 
     // Checking: 40-49.
     /// fsck found damage (docs/FSCK.md).

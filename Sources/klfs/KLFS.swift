@@ -6,8 +6,10 @@ struct KLFS: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "klfs",
         abstract: "An encrypted directory over FUSE whose AES-256-XTS keys live only as Intel Key Locker handles.",
-        subcommands: [InitCommand.self, MountCommand.self, UnmountCommand.self, PasswdCommand.self, InfoCommand.self,
-                      FsckCommand.self, UpgradeCommand.self, CPUCommand.self, BenchCommand.self]
+        subcommands: [InitCommand.self, MountCommand.self, UnmountCommand.self, StatusCommand.self,
+                      SuspendCommand.self, ResumeCommand.self, LockCommand.self, PasswdCommand.self, InfoCommand.self,
+                      FsckCommand.self, UpgradeCommand.self, CPUCommand.self, BenchCommand.self,
+                      IWKeyEventCommand.self]
     )
 
     static func main() {

@@ -17,19 +17,7 @@ struct UnmountCommand: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            let path = absolutePath(mountPoint)
-            let resolved = realpath(path, nil).map { pointer in
-                defer { free(pointer) }
-                return String(cString: pointer)
-            } ?? path
-            let table = MountTable()
-            guard let mount = table.mount(at: resolved) ?? table.mount(at: path) else {
-                throw CommandFailure(.notMounted, "nothing is mounted on \(mountPoint)")
-            }
-            guard mount.type == "fuse.klfs" else {
-                throw CommandFailure(.notMounted, "\(mountPoint) is a \(mount.type) mount, not klfs")
-            }
-            try unmount(mount.mountPoint)
+            try unmount(try MountTable().klfsMount(at: mountPoint).mountPoint)
         }
     }
 

@@ -43,6 +43,11 @@ int cfuse_set_thread_credentials(uid_t fsuid, gid_t fsgid, size_t group_count, c
 // pipe or socket to close would wait for the daemon's whole life).
 void cfuse_close_inherited_descriptors(int keep);
 
+// The user ID of the process at the other end of the connected unix socket
+// `fd` (SO_PEERCRED, which Swift's Glibc module does not export: struct
+// ucred needs _GNU_SOURCE). 0 on success, -1 with errno.
+int cfuse_peer_uid(int fd, uid_t *uid);
+
 // Constants Swift's Glibc module does not export (they sit behind
 // _GNU_SOURCE or in macros it cannot import).
 extern const unsigned int cfuse_rename_noreplace;

@@ -129,9 +129,8 @@ public enum Volume {
             // K1 and K2 die inside makeKey.
             return try engine.makeKey(dataKey: dataKey, tweakKey: tweakKey)
         }
-        let names = try engineCall { () throws(EngineError) -> NameCipher? in
-            guard config.encryptsNames else { return nil }
-            return NameCipher(key: try wrap(.names, of: masterKey, with: engine))
+        let namesKey = try engineCall { () throws(EngineError) -> (any BlockCipherKey)? in
+            config.encryptsNames ? try wrap(.names, of: masterKey, with: engine) : nil
         }
         let headerKey = try engineCall { () throws(EngineError) -> (any BlockCipherKey)? in
             config.version >= 2 ? try wrap(.headers, of: masterKey, with: engine) : nil
@@ -139,7 +138,7 @@ public enum Volume {
         let extendedAttributeKey = try engineCall { () throws(EngineError) -> (any BlockCipherKey)? in
             config.version >= 2 ? try wrap(.extendedAttributeNames, of: masterKey, with: engine) : nil
         }
-        return UnlockedVolume(config: config, key: key, names: names, headerKey: headerKey,
+        return UnlockedVolume(config: config, key: key, namesKey: namesKey, headerKey: headerKey,
                               extendedAttributeKey: extendedAttributeKey)
     }
 
@@ -164,6 +163,9 @@ public struct VolumeCreation: Sendable {
 public struct UnlockedVolume: Sendable {
     public let config: VolumeConfig
     public let key: any XTSKey
+    /// The key names are encrypted with, or nil on a volume with plaintext
+    /// names.
+    public let namesKey: (any BlockCipherKey)?
     /// The names key's cipher, or nil on a volume with plaintext names.
     public let names: NameCipher?
     /// The key that seals file headers; nil on a version 1 volume.
@@ -172,6 +174,19 @@ public struct UnlockedVolume: Sendable {
     /// volume.
     public let extendedAttributeKey: (any BlockCipherKey)?
     public var sectorSize: SectorSize { config.sectorSize }
+
+    /// A volume whose keys are `key`, `namesKey`, `headerKey` and
+    /// `extendedAttributeKey` (the mount puts keys of its own in front of
+    /// the engine's, so that it can replace them on resume).
+    public init(config: VolumeConfig, key: any XTSKey, namesKey: (any BlockCipherKey)?,
+                headerKey: (any BlockCipherKey)?, extendedAttributeKey: (any BlockCipherKey)?) {
+        self.config = config
+        self.key = key
+        self.namesKey = namesKey
+        names = namesKey.map { NameCipher(key: $0) }
+        self.headerKey = headerKey
+        self.extendedAttributeKey = extendedAttributeKey
+    }
 
     /// How the volume's backing files are encoded: its sector size, K1 || K2,
     /// and the header record of its format version.

@@ -60,6 +60,7 @@ extension Filesystem {
     /// The errno a ``CipherFileError`` answers with; damage is logged.
     func failure(_ error: CipherFileError, in inode: Inode) -> SystemError {
         switch error {
+        case .crypto(let engineError) where engineError.meansVolumeLocked: return .keysRevoked
         case .corrupt, .crypto: logDamaged(inode, error.description)
         default: break
         }

@@ -56,7 +56,7 @@ extension Filesystem {
             let added = try withUnsafePointer(to: &entry.pointee.d_name) { namePointer throws(SystemError) -> Int in
                 let name = UnsafeRawPointer(namePointer).assumingMemoryBound(to: CChar.self)
                 if isHidden(name, in: directory) { return 0 }
-                guard let plain = names.plaintextName(name, in: directory) else { return 0 }
+                guard let plain = try names.plaintextName(name, in: directory) else { return 0 }
                 let room = size - used
                 if plus {
                     return try addEntryPlus(req, buffer + used, room, plain, name, entry.pointee, next, in: directory)

@@ -35,7 +35,7 @@ extension Filesystem {
         let stored = try wholeBackingXattr { buffer, capacity in
             CFuse.listxattr(path, buffer?.assumingMemoryBound(to: CChar.self), capacity)
         }
-        try replyXattr(req, size, xattrs.list(of: stored, of: inode))
+        try replyXattr(req, size, try xattrs.list(of: stored, of: inode))
     }
 
     func removexattr(_ req: fuse_req_t, _ node: fuse_ino_t, _ name: UnsafePointer<CChar>) throws(SystemError) {

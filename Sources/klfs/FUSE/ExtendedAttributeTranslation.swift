@@ -48,6 +48,7 @@ final class ExtendedAttributeTranslation: Sendable {
         do throws(ExtendedAttributeError) {
             return try cipher.decryptValue(stored)
         } catch {
+            if case .engine(let engineError) = error, engineError.meansVolumeLocked { throw .keysRevoked }
             let name = backingName.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             logOnce(inode, name, "\(error); getxattr gives EIO")
             throw SystemError(EIO)
@@ -56,14 +57,16 @@ final class ExtendedAttributeTranslation: Sendable {
 
     /// The plaintext name list (each name NUL-terminated) behind `stored`,
     /// the backing list of `inode`. Names that do not decrypt (other
-    /// namespaces, foreign or altered names) are left out, logged once each.
-    func list(of stored: [UInt8], of inode: Inode) -> [UInt8] {
+    /// namespaces, foreign or altered names) are left out, logged once each;
+    /// on a locked volume the list fails instead of coming back short.
+    func list(of stored: [UInt8], of inode: Inode) throws(SystemError) -> [UInt8] {
         guard let cipher else { return stored }
         var list: [UInt8] = []
         for backing in stored.split(separator: 0) {
             do throws(ExtendedAttributeError) {
                 list += try cipher.decryptName(Array(backing)) + [0]
             } catch {
+                if case .engine(let engineError) = error, engineError.meansVolumeLocked { throw .keysRevoked }
                 logOnce(inode, String(decoding: backing, as: UTF8.self), "\(error); not listed")
             }
         }
@@ -75,6 +78,7 @@ final class ExtendedAttributeTranslation: Sendable {
         case .emptyName: return SystemError(EINVAL)
         case .nameTooLong: return SystemError(ERANGE)
         case .valueTooLarge: return SystemError(E2BIG)
+        case .engine(let engineError) where engineError.meansVolumeLocked: return .keysRevoked
         case .otherNamespace, .invalid, .engine: return SystemError(EIO)
         }
     }

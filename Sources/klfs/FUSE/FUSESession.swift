@@ -46,6 +46,9 @@ final class FUSESession {
         cfuse_session_loop(session, workers, spinNanoseconds)
     }
 
+    /// True once the session loop was told to stop (unmounted, signalled).
+    var hasExited: Bool { fuse_session_exited(session) != 0 }
+
     deinit {
         if signalsInstalled { fuse_remove_signal_handlers(session) }
         if mounted { fuse_session_unmount(session) }

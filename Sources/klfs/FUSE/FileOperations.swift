@@ -151,6 +151,7 @@ extension Filesystem {
             } catch {
                 throw failure(error, in: handle.inode)
             }
+            statistics.bytesRead.add(UInt64(count))
             fuse_reply_buf(req, buffer.baseAddress!.assumingMemoryBound(to: CChar.self), count)
         }
     }
@@ -167,6 +168,7 @@ extension Filesystem {
         } catch {
             throw failure(error, in: handle.inode)
         }
+        statistics.bytesWritten.add(UInt64(written))
         fuse_reply_write(req, written)
     }
 

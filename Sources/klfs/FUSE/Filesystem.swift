@@ -27,9 +27,12 @@ final class Filesystem: @unchecked Sendable {
     /// to their directory's owner.
     let runsAsRoot: Bool
     private let damageLog = OnceLog<BackingID>()
+    /// Requests and bytes by operation, for `klfs status`.
+    let statistics: OperationStatistics
 
     /// Opens the cipher dir; `volume` encrypts and decrypts its files.
-    init(cipherDir: String, volume: UnlockedVolume, options: FilesystemOptions) throws(SystemError) {
+    init(cipherDir: String, volume: UnlockedVolume, options: FilesystemOptions,
+         statistics: OperationStatistics) throws(SystemError) {
         let rootFD = try checked(Glibc.open(cipherDir, cfuse_o_path | O_DIRECTORY | O_CLOEXEC))
         inodes = try InodeTable(rootFD: rootFD, descriptorCapacity: options.descriptorCapacity)
         self.volume = volume
@@ -38,6 +41,7 @@ final class Filesystem: @unchecked Sendable {
         self.names = NameTranslation(volume: volume, runsAsRoot: runsAsRoot)
         self.xattrs = ExtendedAttributeTranslation(volume: volume)
         self.options = options
+        self.statistics = statistics
     }
 
     /// The filesystem of the session that received `req`.
@@ -62,13 +66,17 @@ final class Filesystem: @unchecked Sendable {
     }
 }
 
-/// Runs a request handler, replying with its errno when it throws. Every
-/// handler ends with exactly one fuse_reply_* call on success.
-func respond(_ req: fuse_req_t?, _ handler: (Filesystem, fuse_req_t) throws(SystemError) -> Void) {
+/// Runs a request handler for `operation`, counting it and replying with
+/// its errno when it throws. Every handler ends with exactly one
+/// fuse_reply_* call on success.
+func respond(_ req: fuse_req_t?, _ operation: CountedOperation,
+             _ handler: (Filesystem, fuse_req_t) throws(SystemError) -> Void) {
     guard let req else { return }
     RequestScope.serving { () -> Void in
         do throws(SystemError) {
-            try handler(Filesystem.serving(req), req)
+            let filesystem = Filesystem.serving(req)
+            filesystem.statistics.counted(operation)
+            try handler(filesystem, req)
         } catch {
             fuse_reply_err(req, error.code)
         }

@@ -27,7 +27,8 @@ struct MountRequest {
         // libfuse starts its worker threads, which inherit CPUID faulting.
         try emulation.apply()
         let descriptorLimit = raiseDescriptorLimit()
-        let volume = try key.unlock(cipherDir: cipherDir, engine: try makeEngine(engine, xtsKernel: xtsKernel))
+        let statistics = OperationStatistics()
+        let (keys, volume) = try unlock(with: try makeEngine(engine, xtsKernel: xtsKernel), statistics: statistics)
         if volume.key.engine == .aesni {
             printError("klfs: engine aesni: the expanded AES-XTS key stays in this process's memory for the mount's life (locked, out of core dumps); the keylocker engines hold only handles")
         }
@@ -42,13 +43,22 @@ struct MountRequest {
         filesystemOptions.descriptorCapacity = DescriptorCache.capacity(forDescriptorLimit: descriptorLimit)
         let filesystem: Filesystem
         do {
-            filesystem = try Filesystem(cipherDir: cipherDir, volume: volume, options: filesystemOptions)
+            filesystem = try Filesystem(cipherDir: cipherDir, volume: volume, options: filesystemOptions,
+                                        statistics: statistics)
         } catch {
             throw CommandFailure(.mountFailed, "cannot open \(cipherDir): \(String(cString: strerror(error.code)))")
         }
         let session = try FUSESession(filesystem: filesystem, options: options.libfuseOptions(cipherDir: cipherDir))
+        // Weak: the session's deinit unmounts after a signal.
+        keys.abandonWaits { [weak session] in session?.hasExited ?? true }
+        let control = try ControlServer(mountPoint: mountPoint,
+                                        handler: ControlRequestHandler(keys: keys, mountPoint: mountPoint,
+                                                                       cipherDir: cipherDir))
+        // The socket goes with the mount, however serving ends.
+        defer { control.close() }
         try session.installSignalHandlers()
         try session.mount(at: mountPoint)
+        control.start()
         if let readiness {
             cfuse_log_to_syslog("klfs")
             readiness.signal()
@@ -57,5 +67,16 @@ struct MountRequest {
         if status < 0 {
             throw CommandFailure(.internalError, "the FUSE session failed: \(String(cString: strerror(-status)))")
         }
+    }
+
+    /// Unlocks with the mount's key and puts keys of the mount's own in
+    /// front of the engine's (``VolumeKeys``), so that suspend, lock and
+    /// resume can take and replace them. The volume as unlocked, with the
+    /// engine's keys, dies when this returns; only ``VolumeKeys`` holds them.
+    private func unlock(with engine: any XTSEngine,
+                        statistics: OperationStatistics) throws -> (VolumeKeys, UnlockedVolume) {
+        let unlocked = try key.unlock(cipherDir: cipherDir, engine: engine)
+        let keys = VolumeKeys(try KeySet(unlocked, engine: engine), engine: engine, statistics: statistics)
+        return (keys, unlocked.gated(by: keys))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 
 /// The mounts this process sees, from /proc/self/mountinfo.
 struct MountTable {
@@ -6,6 +7,14 @@ struct MountTable {
         let mountPoint: String
         let type: String
         let source: String
+        /// The filesystem's own options ("rw,user_id=0,group_id=0" for FUSE).
+        let superOptions: String
+
+        /// FUSE's user_id=: the user whose daemon serves the mount.
+        var fuseUserID: uid_t? {
+            superOptions.split(separator: ",").first { $0.hasPrefix("user_id=") }
+                .flatMap { uid_t($0.dropFirst("user_id=".count)) }
+        }
     }
 
     let mounts: [Mount]
@@ -23,13 +32,36 @@ struct MountTable {
         mounts.last { $0.mountPoint == path }
     }
 
+    /// The klfs mount on `mountPoint` (as given, or with symlinks resolved),
+    /// or why there is none.
+    func klfsMount(at mountPoint: String) throws(CommandFailure) -> Mount {
+        let path = absolutePath(mountPoint)
+        let resolved = realpath(path, nil).map { pointer in
+            defer { free(pointer) }
+            return String(cString: pointer)
+        } ?? path
+        guard let mount = mount(at: resolved) ?? mount(at: path) else {
+            throw CommandFailure(.notMounted, "nothing is mounted on \(mountPoint)")
+        }
+        guard mount.type == Self.klfsType else {
+            throw CommandFailure(.notMounted, "\(mountPoint) is a \(mount.type) mount, not klfs")
+        }
+        return mount
+    }
+
+    /// Every klfs mount.
+    var klfsMounts: [Mount] { mounts.filter { $0.type == Self.klfsType } }
+
+    /// How a klfs mount shows in mountinfo (libfuse's subtype=klfs).
+    static let klfsType = "fuse.klfs"
+
     /// "36 35 98:0 /root /mnt rw,noatime master:1 - ext3 /dev/root rw":
     /// the mount point is field 5; type and source follow the "-".
     private static func parse(_ line: Substring) -> Mount? {
         let fields = line.split(separator: " ", omittingEmptySubsequences: false)
-        guard fields.count >= 10, let dash = fields.firstIndex(of: "-"), dash + 2 < fields.count else { return nil }
+        guard fields.count >= 10, let dash = fields.firstIndex(of: "-"), dash + 3 < fields.count else { return nil }
         return Mount(mountPoint: unescape(fields[4]), type: String(fields[dash + 1]),
-                     source: unescape(fields[dash + 2]))
+                     source: unescape(fields[dash + 2]), superOptions: String(fields[dash + 3]))
     }
 
     /// The kernel writes space, tab, newline and backslash as \ooo.

@@ -78,8 +78,9 @@ final class NameTranslation: @unchecked Sendable {
     /// The plaintext name (NUL-terminated) of the backing entry `name` in
     /// `directory`, or nil when the mount does not show it: klfs's own
     /// files (`klfs.*`) silently, anything that does not decrypt with one
-    /// log line.
-    func plaintextName(_ name: UnsafePointer<CChar>, in directory: Inode) -> [CChar]? {
+    /// log line. Throws only when the volume is locked, so that a listing
+    /// fails rather than shows nothing.
+    func plaintextName(_ name: UnsafePointer<CChar>, in directory: Inode) throws(SystemError) -> [CChar]? {
         guard let cipher, strcmp(name, ".") != 0, strcmp(name, "..") != 0 else { return cString(name) }
         let backing = String(cString: name)
         let encoded: String
@@ -99,6 +100,7 @@ final class NameTranslation: @unchecked Sendable {
             do throws(SystemError) { iv = try directoryIV(of: directory) } catch { return nil }
             return try cipher.decrypt(encoded.utf8, directoryIV: iv).map { CChar(bitPattern: $0) } + [0]
         } catch {
+            if case .engine(let engineError) = error, engineError.meansVolumeLocked { throw .keysRevoked }
             logOnce(directory, backing, "\(error); not listed")
             return nil
         }
@@ -152,6 +154,7 @@ final class NameTranslation: @unchecked Sendable {
         do throws(NameError) {
             return try SymlinkTarget.decrypt(stored, key: contentsKey)
         } catch {
+            if case .engine(let engineError) = error, engineError.meansVolumeLocked { throw .keysRevoked }
             logOnce(inode, "symlink", "\(error)")
             throw SystemError(EIO)
         }
@@ -334,6 +337,7 @@ final class NameTranslation: @unchecked Sendable {
     private func systemError(_ error: NameError) -> SystemError {
         switch error {
         case .nameTooLong: return SystemError(ENAMETOOLONG)
+        case .engine(let engineError) where engineError.meansVolumeLocked: return .keysRevoked
         case .invalid, .engine: return SystemError(EIO)
         }
     }

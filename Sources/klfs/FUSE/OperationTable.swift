@@ -11,7 +11,7 @@ func makeOperationTable() -> fuse_lowlevel_ops {
     ops.`init` = { userdata, connection in
         configureConnection(connection, for: Unmanaged<Filesystem>.fromOpaque(userdata!).takeUnretainedValue())
     }
-    ops.lookup = { req, parent, name in respond(req) { fs, req throws(SystemError) in try fs.lookup(req, parent, name!) } }
+    ops.lookup = { req, parent, name in respond(req, .lookup) { fs, req throws(SystemError) in try fs.lookup(req, parent, name!) } }
     ops.forget = { req, node, count in
         Filesystem.serving(req!).forget(node, count)
         fuse_reply_none(req)
@@ -23,65 +23,65 @@ func makeOperationTable() -> fuse_lowlevel_ops {
         }
         fuse_reply_none(req)
     }
-    ops.getattr = { req, node, _ in respond(req) { fs, req throws(SystemError) in try fs.getattr(req, node) } }
+    ops.getattr = { req, node, _ in respond(req, .getattr) { fs, req throws(SystemError) in try fs.getattr(req, node) } }
     ops.setattr = { req, node, attributes, fields, fi in
-        respond(req) { fs, req throws(SystemError) in try fs.setattr(req, node, attributes!.pointee, fields, fi) }
+        respond(req, .setattr) { fs, req throws(SystemError) in try fs.setattr(req, node, attributes!.pointee, fields, fi) }
     }
-    ops.access = { req, node, mask in respond(req) { fs, req throws(SystemError) in try fs.access(req, node, mask) } }
-    ops.statfs = { req, _ in respond(req) { fs, req throws(SystemError) in try fs.statfs(req) } }
-    ops.readlink = { req, node in respond(req) { fs, req throws(SystemError) in try fs.readlink(req, node) } }
+    ops.access = { req, node, mask in respond(req, .access) { fs, req throws(SystemError) in try fs.access(req, node, mask) } }
+    ops.statfs = { req, _ in respond(req, .statfs) { fs, req throws(SystemError) in try fs.statfs(req) } }
+    ops.readlink = { req, node in respond(req, .readlink) { fs, req throws(SystemError) in try fs.readlink(req, node) } }
     ops.mknod = { req, parent, name, mode, device in
-        respond(req) { fs, req throws(SystemError) in try fs.mknod(req, parent, name!, mode, device) }
+        respond(req, .mknod) { fs, req throws(SystemError) in try fs.mknod(req, parent, name!, mode, device) }
     }
     ops.mkdir = { req, parent, name, mode in
-        respond(req) { fs, req throws(SystemError) in try fs.mkdir(req, parent, name!, mode) }
+        respond(req, .mkdir) { fs, req throws(SystemError) in try fs.mkdir(req, parent, name!, mode) }
     }
-    ops.unlink = { req, parent, name in respond(req) { fs, req throws(SystemError) in try fs.unlink(req, parent, name!) } }
-    ops.rmdir = { req, parent, name in respond(req) { fs, req throws(SystemError) in try fs.rmdir(req, parent, name!) } }
+    ops.unlink = { req, parent, name in respond(req, .unlink) { fs, req throws(SystemError) in try fs.unlink(req, parent, name!) } }
+    ops.rmdir = { req, parent, name in respond(req, .rmdir) { fs, req throws(SystemError) in try fs.rmdir(req, parent, name!) } }
     ops.symlink = { req, target, parent, name in
-        respond(req) { fs, req throws(SystemError) in try fs.symlink(req, target!, parent, name!) }
+        respond(req, .symlink) { fs, req throws(SystemError) in try fs.symlink(req, target!, parent, name!) }
     }
     ops.rename = { req, parent, name, newParent, newName, flags in
-        respond(req) { fs, req throws(SystemError) in try fs.rename(req, parent, name!, newParent, newName!, flags) }
+        respond(req, .rename) { fs, req throws(SystemError) in try fs.rename(req, parent, name!, newParent, newName!, flags) }
     }
     ops.link = { req, node, newParent, newName in
-        respond(req) { fs, req throws(SystemError) in try fs.link(req, node, newParent, newName!) }
+        respond(req, .link) { fs, req throws(SystemError) in try fs.link(req, node, newParent, newName!) }
     }
     ops.create = { req, parent, name, mode, fi in
-        respond(req) { fs, req throws(SystemError) in try fs.create(req, parent, name!, mode, fi!) }
+        respond(req, .create) { fs, req throws(SystemError) in try fs.create(req, parent, name!, mode, fi!) }
     }
-    ops.open = { req, node, fi in respond(req) { fs, req throws(SystemError) in try fs.open(req, node, fi!) } }
+    ops.open = { req, node, fi in respond(req, .open) { fs, req throws(SystemError) in try fs.open(req, node, fi!) } }
     ops.read = { req, _, size, offset, fi in
-        respond(req) { fs, req throws(SystemError) in try fs.read(req, size, offset, fi) }
+        respond(req, .read) { fs, req throws(SystemError) in try fs.read(req, size, offset, fi) }
     }
     ops.write = { req, _, data, size, offset, fi in
-        respond(req) { fs, req throws(SystemError) in try fs.write(req, data, size, offset, fi) }
+        respond(req, .write) { fs, req throws(SystemError) in try fs.write(req, data, size, offset, fi) }
     }
-    ops.release = { req, _, fi in respond(req) { fs, req throws(SystemError) in fs.release(req, fi) } }
-    ops.fsync = { req, _, _, fi in respond(req) { fs, req throws(SystemError) in try fs.fsync(req, fi) } }
+    ops.release = { req, _, fi in respond(req, .release) { fs, req throws(SystemError) in fs.release(req, fi) } }
+    ops.fsync = { req, _, _, fi in respond(req, .fsync) { fs, req throws(SystemError) in try fs.fsync(req, fi) } }
     ops.fallocate = { req, _, mode, offset, length, fi in
-        respond(req) { fs, req throws(SystemError) in try fs.fallocate(req, mode, offset, length, fi) }
+        respond(req, .fallocate) { fs, req throws(SystemError) in try fs.fallocate(req, mode, offset, length, fi) }
     }
-    ops.opendir = { req, node, fi in respond(req) { fs, req throws(SystemError) in try fs.opendir(req, node, fi!) } }
+    ops.opendir = { req, node, fi in respond(req, .opendir) { fs, req throws(SystemError) in try fs.opendir(req, node, fi!) } }
     ops.readdir = { req, node, size, offset, _ in
-        respond(req) { fs, req throws(SystemError) in try fs.readdir(req, node, size, offset, plus: false) }
+        respond(req, .readdir) { fs, req throws(SystemError) in try fs.readdir(req, node, size, offset, plus: false) }
     }
     ops.readdirplus = { req, node, size, offset, _ in
-        respond(req) { fs, req throws(SystemError) in try fs.readdir(req, node, size, offset, plus: true) }
+        respond(req, .readdirplus) { fs, req throws(SystemError) in try fs.readdir(req, node, size, offset, plus: true) }
     }
-    ops.releasedir = { req, _, _ in respond(req) { fs, req throws(SystemError) in fs.releasedir(req) } }
+    ops.releasedir = { req, _, _ in respond(req, .releasedir) { fs, req throws(SystemError) in fs.releasedir(req) } }
     ops.fsyncdir = { req, node, datasync, _ in
-        respond(req) { fs, req throws(SystemError) in try fs.fsyncdir(req, node, datasync) }
+        respond(req, .fsyncdir) { fs, req throws(SystemError) in try fs.fsyncdir(req, node, datasync) }
     }
     ops.setxattr = { req, node, name, value, size, flags in
-        respond(req) { fs, req throws(SystemError) in try fs.setxattr(req, node, name!, value, size, flags) }
+        respond(req, .setxattr) { fs, req throws(SystemError) in try fs.setxattr(req, node, name!, value, size, flags) }
     }
     ops.getxattr = { req, node, name, size in
-        respond(req) { fs, req throws(SystemError) in try fs.getxattr(req, node, name!, size) }
+        respond(req, .getxattr) { fs, req throws(SystemError) in try fs.getxattr(req, node, name!, size) }
     }
-    ops.listxattr = { req, node, size in respond(req) { fs, req throws(SystemError) in try fs.listxattr(req, node, size) } }
+    ops.listxattr = { req, node, size in respond(req, .listxattr) { fs, req throws(SystemError) in try fs.listxattr(req, node, size) } }
     ops.removexattr = { req, node, name in
-        respond(req) { fs, req throws(SystemError) in try fs.removexattr(req, node, name!) }
+        respond(req, .removexattr) { fs, req throws(SystemError) in try fs.removexattr(req, node, name!) }
     }
     return ops
 }

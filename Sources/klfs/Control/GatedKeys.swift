@@ -1,0 +1,52 @@
+import KLBlock
+import KLEngine
+
+/// The volume's XTS key as the mount uses it: each call runs on the
+/// current keys of ``VolumeKeys`` (waiting while suspended, failing while
+/// locked) and counts the sectors it did.
+struct GatedXTSKey: XTSKey {
+    let keys: VolumeKeys
+    let engine: EngineKind
+
+    var wrappingKey: IWKeyAttributes? { keys.snapshot().wrappingKey }
+    var kernelName: String { keys.engine.kernelName }
+
+    func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
+               into output: UnsafeMutableRawBufferPointer,
+               dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
+        try keys.using({ set -> (any XTSKey)? in set.contents }) { key throws(EngineError) in
+            try key.crypt(direction, input, into: output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit)
+        }
+        let sectors = UInt64(input.count / max(dataUnitSize, 1))
+        let counter = direction == .encrypt ? keys.statistics.sectorsEncrypted : keys.statistics.sectorsDecrypted
+        counter.add(sectors)
+    }
+}
+
+/// The names, header or extended attribute names key, the same way.
+struct GatedBlockKey: BlockCipherKey {
+    let keys: VolumeKeys
+    let role: BlockKeyRole
+    let engine: EngineKind
+
+    func withCipher(for directions: CryptDirections,
+                    _ body: (borrowing BlockCipher) throws(EngineError) -> Void) throws(EngineError) {
+        try keys.using({ set in set.blockKey(role) }) { key throws(EngineError) in
+            try key.withCipher(for: directions, body)
+        }
+    }
+}
+
+extension UnlockedVolume {
+    /// This volume with its keys replaced by gated ones over `keys`.
+    func gated(by keys: VolumeKeys) -> UnlockedVolume {
+        let engine = key.engine
+        return UnlockedVolume(
+            config: config, key: GatedXTSKey(keys: keys, engine: engine),
+            namesKey: namesKey.map { _ in GatedBlockKey(keys: keys, role: .names, engine: engine) },
+            headerKey: headerKey.map { _ in GatedBlockKey(keys: keys, role: .headers, engine: engine) },
+            extendedAttributeKey: extendedAttributeKey.map { _ in
+                GatedBlockKey(keys: keys, role: .extendedAttributeNames, engine: engine)
+            })
+    }
+}

@@ -1,0 +1,39 @@
+import Synchronization
+
+/// The FUSE operations the statistics count, one counter each.
+enum CountedOperation: Int, CaseIterable, Sendable {
+    case lookup, getattr, setattr, access, statfs, readlink, mknod, mkdir, unlink, rmdir, symlink, rename, link
+    case create, open, read, write, release, fsync, fallocate
+    case opendir, readdir, readdirplus, releasedir, fsyncdir
+    case setxattr, getxattr, listxattr, removexattr
+}
+
+/// One relaxed atomic counter: a request pays one uncontended-cache-line
+/// add per figure, never a lock.
+final class Counter: Sendable {
+    private let value = Atomic<UInt64>(0)
+
+    func add(_ amount: UInt64) { value.wrappingAdd(amount, ordering: .relaxed) }
+
+    var total: UInt64 { value.load(ordering: .relaxed) }
+}
+
+/// What `klfs status` reports about the traffic since mount.
+final class OperationStatistics: Sendable {
+    /// Indexed by ``CountedOperation``'s raw value.
+    private let requests: [Counter] = CountedOperation.allCases.map { _ in Counter() }
+    let bytesRead = Counter()
+    let bytesWritten = Counter()
+    let sectorsEncrypted = Counter()
+    let sectorsDecrypted = Counter()
+    /// Engine calls whose Key Locker handle was refused (tampering or IWKey loss).
+    let handleFailures = Counter()
+
+    func counted(_ operation: CountedOperation) {
+        requests[operation.rawValue].add(1)
+    }
+
+    var requestCounts: [String: UInt64] {
+        Dictionary(uniqueKeysWithValues: CountedOperation.allCases.map { ("\($0)", requests[$0.rawValue].total) })
+    }
+}
