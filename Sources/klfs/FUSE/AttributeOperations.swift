@@ -19,12 +19,13 @@ extension Filesystem {
     }
 
     /// Resolves the backing name `name` in `parent` and counts one kernel lookup of the
-    /// result, as every reply carrying an entry must.
-    func lookUp(_ name: UnsafePointer<CChar>, in parent: Inode) throws(SystemError) -> fuse_entry_param {
+    /// result, as every reply carrying an entry must. `name` is an array
+    /// because the inode keeps it as its location (callers have one already).
+    func lookUp(_ name: [CChar], in parent: Inode) throws(SystemError) -> fuse_entry_param {
         if isHidden(name, in: parent) { throw SystemError(ENOENT) }
         let opened = PathDescriptor(try inodes.descriptors.openPath(name, in: try parent.fd))
         let st = try backingAttributes(opened.fd)
-        let inode = inodes.remember(opened, attributes: st, at: BackingLocation(parent: parent, name: cString(name)))
+        let inode = inodes.remember(opened, attributes: st, at: BackingLocation(parent: parent, name: name))
         do throws(SystemError) {
             var entry = fuse_entry_param()
             entry.ino = inode.nodeID

@@ -155,7 +155,7 @@ extension Filesystem {
 /// just resolved (one path step) or through /proc/self/fd of the inode's
 /// O_PATH descriptor (a walk through procfs, more than twice the cost).
 enum HeaderLocation {
-    case name(UnsafePointer<CChar>, in: Inode)
+    case name([CChar], in: Inode)
     case descriptor
 
     /// A read-only descriptor on the inode's backing file, or nil. A name

@@ -86,7 +86,7 @@ extension Filesystem {
         entry.attr.st_mode = mode_t(raw.d_type) << 12
         if strcmp(backing, ".") != 0 && strcmp(backing, "..") != 0 {
             do {
-                entry = try lookUp(backing, in: directory)
+                entry = try lookUp(cString(backing), in: directory)
             } catch where error.code == ENOENT {
                 return 0  // Removed since the stream read it.
             } catch where error.code == EACCES {
