@@ -42,9 +42,8 @@ import Testing
 
     /// One kernel lookup of `name` in the table's root.
     private func lookUp(_ name: String, in table: InodeTable) throws -> Inode {
-        let opened = PathDescriptor(try posix(openat(try table.root.fd, name, cfuse_o_path | O_NOFOLLOW)))
-        let st = try backingAttributes(opened.fd)
-        return table.remember(opened, attributes: st, at: BackingLocation(parent: table.root, name: cString(name)))
+        let st = try backingAttributes(name, in: try table.root.fd)
+        return table.remember(attributes: st, at: BackingLocation(parent: table.root, name: cString(name)))
     }
 
     private func attributes(_ path: String) throws -> stat {

@@ -65,6 +65,32 @@ import Testing
         #expect(pread(held, &buffer, buffer.count, 0) == contents(3).count)
     }
 
+    /// A file that loses the name it was last found by, while the kernel
+    /// still knows it by another, keeps a descriptor only while the cache
+    /// has room (DescriptorCache.orphan): 2,000 of them under a limit of
+    /// 512 unlink without EMFILE and are found again by their other names.
+    @Test func filesThatLostANameStillKnownByAnotherStayUnderTheLimit() throws {
+        let count = 2_000
+        let volume = try VolumeFixture()
+        defer { volume.unmount() }
+        try mountUnderDescriptorLimit(volume)
+        let sampler = DescriptorSampler(try #require(volume.daemonPID()))
+        try #require(mkdir(volume.path("a"), 0o755) == 0 && mkdir(volume.path("b"), 0o755) == 0)
+        for i in 0..<count {
+            try write(contents(i), to: volume.path("a/f\(i)"))
+            // The link is the name the inode was last found by.
+            try #require(link(volume.path("a/f\(i)"), volume.path("b/f\(i)")) == 0, "link f\(i): \(errno)")
+        }
+        for i in 0..<count { try #require(unlink(volume.path("b/f\(i)")) == 0, "unlink b/f\(i): \(errno)") }
+        for i in 0..<count {
+            var st = stat()
+            try #require(stat(volume.path("a/f\(i)"), &st) == 0 && st.st_nlink == 1, "stat a/f\(i): \(errno)")
+            try #require(try read(volume.path("a/f\(i)")) == contents(i), "a/f\(i)")
+        }
+        let mostOpen = sampler.stop()
+        #expect(mostOpen < Self.limit, "the daemon had \(mostOpen) descriptors open")
+    }
+
     /// The same tree with the daemon running as an ordinary user (through
     /// fusermount3), who alone can use its mount: a script of theirs makes,
     /// stats, lists, reads, renames and removes the files.

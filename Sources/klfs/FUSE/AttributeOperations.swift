@@ -23,9 +23,8 @@ extension Filesystem {
     /// because the inode keeps it as its location (callers have one already).
     func lookUp(_ name: [CChar], in parent: Inode) throws(SystemError) -> fuse_entry_param {
         if isHidden(name, in: parent) { throw SystemError(ENOENT) }
-        let opened = PathDescriptor(try inodes.descriptors.openPath(name, in: try parent.fd))
-        let st = try backingAttributes(opened.fd)
-        let inode = inodes.remember(opened, attributes: st, at: BackingLocation(parent: parent, name: name))
+        let st = try backingAttributes(name, in: try parent.fd)
+        let inode = inodes.remember(attributes: st, at: BackingLocation(parent: parent, name: name))
         do throws(SystemError) {
             var entry = fuse_entry_param()
             entry.ino = inode.nodeID

@@ -7,14 +7,15 @@ import KLBlock
 extension Filesystem {
     /// The inode's shared contents, opened for the first user; a later
     /// one runs `joining` first (SharedContents.acquire). The caller
-    /// hands them back with `inode.contents.release()`.
+    /// hands them back with `inode.releaseContents()`.
     func acquireContents(of inode: Inode, forWriting: Bool,
                          joining: () throws(SystemError) -> Void = {}) throws(SystemError) -> CipherFile {
         try acquireContents(of: inode, forWriting: forWriting,
-                            joining: joining) { () throws(SystemError) -> (Int32, CipherFile) in
-            let fd = try openBacking(inode, forWriting: forWriting)
+                            joining: joining) { () throws(SystemError) -> OpenedContents in
+            let pathDescriptor = try inodes.descriptors.pinnedDescriptor(of: inode)
+            let fd = try openBacking(pathDescriptor.fd, forWriting: forWriting)
             do throws(CipherFileError) {
-                return (fd, try CipherFile.open(descriptor: fd, format: fileFormat))
+                return (fd, try CipherFile.open(descriptor: fd, format: fileFormat), pathDescriptor)
             } catch {
                 close(fd)
                 throw failure(error, in: inode)
@@ -22,21 +23,29 @@ extension Filesystem {
         }
     }
 
+    /// The backing descriptor and the file over it, and the O_PATH
+    /// descriptor they were opened through, if not by name.
+    typealias OpenedContents = (fd: Int32, file: CipherFile, through: PathDescriptor?)
+
     /// The same, opened with `open` for the first user (create hands over
     /// the file it made). A writer gets a writable backing descriptor
     /// whoever opened it first.
     func acquireContents(of inode: Inode, forWriting: Bool, joining: () throws(SystemError) -> Void = {},
-                         _ open: () throws(SystemError) -> (Int32, CipherFile)) throws(SystemError) -> CipherFile {
+                         _ open: () throws(SystemError) -> OpenedContents) throws(SystemError) -> CipherFile {
         try inode.contents.acquire(writer: forWriting, joining: joining, openWritable: { () throws(SystemError) -> Int32 in
-            try openBacking(inode, forWriting: true)
-        }, open)
+            try openBacking(try inode.fd, forWriting: true)
+        }) { () throws(SystemError) -> (Int32, CipherFile) in
+            let opened = try open()
+            inodes.descriptors.contentsOpened(inode, through: opened.through)
+            return (opened.fd, opened.file)
+        }
     }
 
     /// Backing files are opened read-write whatever the request's mode,
     /// since a partial-sector write reads the sector first; read-only when
     /// the mount is, or when a read-only request may not have more.
-    private func openBacking(_ inode: Inode, forWriting: Bool) throws(SystemError) -> Int32 {
-        let path = procPath(try inode.fd)
+    private func openBacking(_ pathDescriptor: Int32, forWriting: Bool) throws(SystemError) -> Int32 {
+        let path = procPath(pathDescriptor)
         if options.readOnly { return try checked(Glibc.open(path, O_RDONLY | O_CLOEXEC)) }
         let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
         if fd == -1 && errno == EACCES && !forWriting {
@@ -49,7 +58,7 @@ extension Filesystem {
     func withContents<R>(of inode: Inode, forWriting: Bool,
                          _ body: (CipherFile) throws(CipherFileError) -> R) throws(SystemError) -> R {
         let file = try acquireContents(of: inode, forWriting: forWriting)
-        defer { inode.contents.release() }
+        defer { inode.releaseContents() }
         do throws(CipherFileError) {
             return try body(file)
         } catch {
@@ -87,7 +96,7 @@ extension Filesystem {
 
     func truncate(_ inode: Inode, to size: UInt64) throws(SystemError) {
         let file = try acquireContents(of: inode, forWriting: true)
-        defer { inode.contents.release() }
+        defer { inode.releaseContents() }
         try truncate(file, of: inode, to: Int(size))
     }
 

@@ -71,16 +71,14 @@ final class DescriptorCache: @unchecked Sendable {
         }
     }
 
-    /// A lookup found `inode` at `location` and opened it as `opened`,
-    /// which the inode keeps unless it has a descriptor already. An orphan
-    /// found by another name goes back into the ring.
-    func found(_ inode: Inode, at location: BackingLocation, opened: PathDescriptor) {
+    /// A lookup found `inode` at `location`. An orphan found by another
+    /// name goes back into the ring with its descriptor.
+    func found(_ inode: Inode, at location: BackingLocation) {
         var evicted: PathDescriptor?
         lock.withLock {
             inode.location = location
             inode.recentlyUsed = true
-            if inode.cachedDescriptor == nil { inode.cachedDescriptor = opened }
-            if inode.cacheSlot == Inode.outsideTheRing { evicted = place(inode) }
+            if inode.cachedDescriptor != nil && inode.cacheSlot == Inode.outsideTheRing { evicted = place(inode) }
         }
         withExtendedLifetime(evicted) {}
     }
@@ -110,17 +108,45 @@ final class DescriptorCache: @unchecked Sendable {
         lock.withLock { inode.location = location }
     }
 
-    /// `inode` lost the name it was known by. While the kernel still knows
-    /// it (an open file, a process's working directory, another name not
-    /// looked up yet), `descriptor` (taken before the name went) is the
-    /// only way to it, so it stays open and out of the ring until the inode
-    /// is found by another name or forgotten.
+    /// `inode` lost the name it was known by; `descriptor` was taken before
+    /// the name went. An open file and a directory (a process's working
+    /// directory) need it for as long as the kernel knows them, so it stays
+    /// open and out of the ring until the inode is found by another name or
+    /// forgotten. Anything else the kernel reaches only through a lookup,
+    /// which finds it again by any other name it has (a path walk that
+    /// meets ESTALE looks up again), so its descriptor is one more the ring
+    /// may evict: `rm -rf` would otherwise hold one per file until the
+    /// kernel's FORGETs, which lag behind the unlinks.
     func orphan(_ inode: Inode, keeping descriptor: PathDescriptor) {
+        var evicted: PathDescriptor?
         lock.withLock {
             inode.location = nil
             inode.cachedDescriptor = descriptor
+            if inode.contentsOpen || inode.isDirectory {
+                removeFromRing(inode)
+            } else if inode.cacheSlot == Inode.outsideTheRing {
+                evicted = place(inode)
+            }
+        }
+        withExtendedLifetime(evicted) {}
+    }
+
+    /// The first user opened `inode`'s contents, through `descriptor` if
+    /// it went by a name. An orphan's descriptor leaves the ring for as
+    /// long as they stay open, whichever of this and ``orphan(_:keeping:)``
+    /// came first.
+    func contentsOpened(_ inode: Inode, through descriptor: PathDescriptor?) {
+        lock.withLock {
+            inode.contentsOpen = true
+            guard inode.location == nil, inode.cacheSlot != Inode.neverEvicted else { return }
+            if let descriptor { inode.cachedDescriptor = descriptor }
             removeFromRing(inode)
         }
+    }
+
+    /// The last user closed `inode`'s contents.
+    func contentsClosed(_ inode: Inode) {
+        lock.withLock { inode.contentsOpen = false }
     }
 
     /// Whether `inode` goes by `name` in `directory`.

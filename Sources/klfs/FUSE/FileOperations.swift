@@ -41,9 +41,9 @@ extension Filesystem {
         let writes = fi.pointee.flags & O_ACCMODE != O_RDONLY
         let file: CipherFile
         do {
-            file = try acquireContents(of: inode, forWriting: writes) { () throws(SystemError) -> (Int32, CipherFile) in
+            file = try acquireContents(of: inode, forWriting: writes) { () throws(SystemError) -> OpenedContents in
                 adopted = true
-                return created
+                return (created.fd, created.file, nil)
             }
         } catch {
             close(created.fd)

@@ -38,6 +38,8 @@ final class Inode: @unchecked Sendable {
     /// The root's descriptor, open for the mount's life.
     static let neverEvicted = -2
     var recentlyUsed = false
+    /// Whether a user has ``contents`` open (DescriptorCache.orphan).
+    var contentsOpen = false
 
     init(nodeID: fuse_ino_t, attributes st: stat, descriptors: DescriptorCache) {
         self.nodeID = nodeID
@@ -50,6 +52,11 @@ final class Inode: @unchecked Sendable {
     /// the calling request ends.
     var fd: Int32 {
         get throws(SystemError) { try descriptors.descriptor(of: self) }
+    }
+
+    /// Hands back one use of ``contents``; the last closes them.
+    func releaseContents() {
+        contents.release { descriptors.contentsClosed(self) }
     }
 
     var isRegularFile: Bool { type == S_IFREG }

@@ -54,10 +54,11 @@ final class InodeTable: @unchecked Sendable {
         lock.withLock { byBacking[backing] }
     }
 
-    /// Counts one kernel lookup of the file `opened` (an O_PATH descriptor
-    /// whose attributes are `st`), found at `location`, and returns its
-    /// inode.
-    func remember(_ opened: PathDescriptor, attributes st: stat, at location: BackingLocation) -> Inode {
+    /// Counts one kernel lookup of the backing file whose attributes are
+    /// `st`, found at `location`, and returns its inode. Its descriptor is
+    /// opened when a request first needs one: `ls -l`, `du` and `rm` of a
+    /// file never do.
+    func remember(attributes st: stat, at location: BackingLocation) -> Inode {
         let key = BackingID(st)
         let (inode, isNew) = lock.withLock { () -> (Inode, Bool) in
             if let known = byBacking[key] {
@@ -71,7 +72,7 @@ final class InodeTable: @unchecked Sendable {
             byBacking[key] = inode
             return (inode, true)
         }
-        descriptors.found(inode, at: location, opened: opened)
+        descriptors.found(inode, at: location)
         if isNew, inode.isRegularFile, let known = forgottenSizes.take(for: st) {
             inode.contents.assume(known)
         }

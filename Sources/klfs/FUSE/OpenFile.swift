@@ -17,6 +17,6 @@ final class OpenFile: AttachedHandle, @unchecked Sendable {
 
     /// Hands the shared contents back (the last handle closes them).
     func close() {
-        inode.contents.release()
+        inode.releaseContents()
     }
 }

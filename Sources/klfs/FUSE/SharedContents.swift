@@ -88,11 +88,13 @@ final class SharedContents: @unchecked Sendable {
         try checked(fcntl(descriptor, F_SETFD, FD_CLOEXEC))
     }
 
-    /// The last user closes the backing descriptor.
-    func release() {
+    /// The last user closes the backing descriptor, and runs `closed`
+    /// before another user can open it again.
+    func release(_ closed: () -> Void) {
         lock.withLock {
             users -= 1
             if users == 0 {
+                closed()
                 sizeWhenClosed = file.flatMap { KnownSize($0.size, descriptor: descriptor) }
                 file = nil
                 close(descriptor)

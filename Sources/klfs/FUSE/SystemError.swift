@@ -25,8 +25,13 @@ func procPath(_ fd: Int32) -> String { "/proc/self/fd/\(fd)" }
 
 /// `stat` of what `fd` refers to, not following a symlink.
 func backingAttributes(_ fd: Int32) throws(SystemError) -> stat {
+    try backingAttributes("", in: fd, flags: cfuse_at_empty_path)
+}
+
+/// The attributes of `name` in `directory`, not following a symlink.
+func backingAttributes(_ name: UnsafePointer<CChar>, in directory: Int32, flags: Int32 = 0) throws(SystemError) -> stat {
     var st = stat()
-    try checked(fstatat(fd, "", &st, cfuse_at_empty_path | AT_SYMLINK_NOFOLLOW))
+    try checked(fstatat(directory, name, &st, flags | AT_SYMLINK_NOFOLLOW))
     return st
 }
 
