@@ -106,6 +106,7 @@ struct LifecycleBenchCommand: ParsableCommand {
             cycles: Self.cycleReports(timelines, unsupported: unsupported, requests: load.requests),
             loadIWKey: emulation.emulateKeyLocker ? try LoadIWKeyReport.measure(rounds: rounds) : nil,
             requests: Self.counts(load.requests),
+            steadyRequestMicros: Self.steadyLatency(load.requests, outside: timelines),
             integrity: Self.integrity(load, differingBlocks: differing))
         report.kdfMicros = Self.kdfShare(report.cycles)
         return report
@@ -136,6 +137,13 @@ struct LifecycleBenchCommand: ParsableCommand {
     private static func counts(_ requests: [LoadRequest]) -> LifecycleBenchReport.RequestCounts {
         .init(done: requests.count(where: { $0.outcome == .done }), refused: requests.count(where: { $0.outcome == .revoked }),
               failed: requests.count(where: { $0.outcome == .failed }))
+    }
+
+    private static func steadyLatency(_ requests: [LoadRequest], outside cycles: [CycleTimeline]) -> Distribution? {
+        let steady = requests.filter { request in
+            request.outcome == .done && !cycles.contains { request.end >= $0.withdrawSent && request.start <= $0.settled }
+        }
+        return Distribution(steady.map { Double($0.latency) / 1000 })
     }
 
     private static func integrity(_ load: LifecycleLoad, differingBlocks: Int) -> LifecycleBenchReport.IntegrityReport {

@@ -21,6 +21,9 @@ struct LifecycleBenchReport: Codable {
     /// Under --emulate-keylocker only.
     var loadIWKey: LoadIWKeyReport?
     var requests: RequestCounts
+    /// The latency of the load's requests outside every cycle: what the
+    /// cycles' numbers compare with.
+    var steadyRequestMicros: Distribution?
     var integrity: IntegrityReport
 
     struct CycleReport: Codable {

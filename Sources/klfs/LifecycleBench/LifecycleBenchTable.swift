@@ -32,6 +32,10 @@ struct LifecycleBenchTable {
                          + "random key \(ticks(load.randomKeyTicks.median)) ticks, \(duration(load.randomKeyMicros.median)) "
                          + "(configured \(load.configuredRandomKeyCycles) cycles)")
         }
+        if let steady = report.steadyRequestMicros {
+            lines.append("load request outside the cycles: median \(duration(steady.median)), p90 \(duration(steady.p90)), "
+                         + "max \(duration(steady.max))")
+        }
         let requests = report.requests
         lines.append("load requests: \(requests.done) done, \(requests.refused) refused with EKEYREVOKED, \(requests.failed) failed")
         let integrity = report.integrity

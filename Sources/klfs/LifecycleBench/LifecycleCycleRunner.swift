@@ -10,7 +10,8 @@ struct LifecycleCycleRunner {
     /// Both outlive every cycle; the command wipes them.
     let passphrase: SecretBytes
     let masterKey: SecretBytes
-    /// How long the keys stay away once the load shows it.
+    /// How long the keys stay away once the load shows it, and the load
+    /// then runs unlocked before the next cycle.
     let holdNanoseconds: UInt64
 
     /// A thread whose request has waited this long is taken as blocked
@@ -38,6 +39,9 @@ struct LifecycleCycleRunner {
         try resume(with: kind.resumeKey)
         let resumeAnswered = MonotonicClock.nanoseconds()
         let settled = try waitUntil("every load thread is served again") { load.everyThreadServed(after: resumeAnswered) }
+        // As long unlocked as locked, so that the next cycle meets the load
+        // running steadily, not threads just let go.
+        usleep(UInt32(holdNanoseconds / 1000))
         return CycleTimeline(kind: kind, withdrawSent: withdrawSent, withdrawAnswered: withdrawAnswered,
                              lockedSeen: lockedSeen, resumeSent: resumeSent, resumeAnswered: resumeAnswered,
                              settled: settled)

@@ -116,20 +116,24 @@ final class ScratchMount: @unchecked Sendable {
             tornDown = true
             return self.daemon
         }
+        var detached = true
         if isMounted {
             do throws(CommandFailure) {
                 try UnmountCommand.unmount(mountPoint, lazy: false)
             } catch {
                 try? UnmountCommand.unmount(mountPoint, lazy: true)
+                detached = false
             }
         }
-        if let daemon { end(daemon) }
+        if let daemon { end(daemon, sessionEnded: detached) }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    /// The daemon exits once its session ends; SIGTERM, then SIGKILL, if not.
-    private func end(_ daemon: Process) {
-        for signal in [0, SIGTERM, SIGKILL] {
+    /// The daemon exits by itself once its session has ended; SIGTERM (at
+    /// once when the load still holds the lazily detached mount open),
+    /// then SIGKILL, if it does not.
+    private func end(_ daemon: Process, sessionEnded: Bool) {
+        for signal in sessionEnded ? [0, SIGTERM, SIGKILL] : [SIGTERM, SIGKILL] {
             if signal != 0 && daemon.isRunning { kill(daemon.processIdentifier, signal) }
             for _ in 0..<500 where daemon.isRunning { usleep(10_000) }
         }
