@@ -34,7 +34,7 @@ struct LifecycleBenchCommand: ParsableCommand {
     @Option(help: "Rounds; each measures every cycle once.")
     var rounds: Int = 10
 
-    @Option(help: "Milliseconds the keys stay away once the load shows it.")
+    @Option(help: "Milliseconds the keys stay away once the load shows it, and the load then runs unlocked.")
     var holdMs: Int = 20
 
     @Flag(help: "Print JSON instead of a table (docs/BENCH.md gives the keys).")
