@@ -95,7 +95,10 @@ final class ScratchMount: @unchecked Sendable {
         let deadline = MonotonicClock.nanoseconds() + 30_000_000_000
         while !isMounted {
             guard process.isRunning, MonotonicClock.nanoseconds() < deadline else {
-                throw CommandFailure(.mountFailed, "the daemon did not mount \(mountPoint); its log:\n\(daemonLog)")
+                // The daemon's own status says why (an engine this CPU
+                // lacks is 20), when it has exited.
+                let status = process.isRunning ? nil : ExitStatus(rawValue: process.terminationStatus).flatMap { $0 == .success ? nil : $0 }
+                throw CommandFailure(status ?? .mountFailed, "the daemon did not mount \(mountPoint); its log:\n\(daemonLog)")
             }
             usleep(10_000)
         }
