@@ -57,11 +57,16 @@ struct LifecycleCycleRunner {
         (try? ControlClient.send(.status, to: mount))?.status?.state == .locked
     }
 
-    /// Polls `condition` every 100 µs; returns when it first held.
+    /// Polls `condition` every 100 µs; returns when it first held. A load
+    /// thread that stopped on a problem would never let it hold: that
+    /// ends the run at once, as a failed integrity check.
     private func waitUntil(_ what: String, seconds: UInt64 = 30,
                            _ condition: () -> Bool) throws(CommandFailure) -> UInt64 {
         let deadline = MonotonicClock.nanoseconds() + seconds * 1_000_000_000
         while !condition() {
+            if let problem = load.firstProblemOfAStoppedThread {
+                throw CommandFailure(.problemsFound, "a load thread stopped: \(problem)")
+            }
             guard MonotonicClock.nanoseconds() < deadline else {
                 throw CommandFailure(.internalError, "gave up after \(seconds) s waiting until \(what)")
             }

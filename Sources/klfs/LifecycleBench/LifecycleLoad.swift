@@ -54,6 +54,11 @@ final class LifecycleLoad {
         workers.allSatisfy { $0.lastDone.load(ordering: .relaxed) > time }
     }
 
+    /// The first problem of a thread that stopped on one, while the others run.
+    var firstProblemOfAStoppedThread: String? {
+        workers.first { $0.stoppedOnProblem.load(ordering: .acquiring) }?.problems.first
+    }
+
     /// Every thread's problems (an error other than EKEYREVOKED, a read
     /// that differed from the model); read after ``stop(seconds:)``.
     var problems: [String] { workers.flatMap(\.problems) }

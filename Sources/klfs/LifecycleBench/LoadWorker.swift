@@ -39,16 +39,20 @@ final class LoadWorker: @unchecked Sendable {
     let inFlightSince = Atomic<UInt64>(0)
     let lastDone = Atomic<UInt64>(0)
     let lastRevoked = Atomic<UInt64>(0)
+    /// Set (releasing) once the thread has ended on a problem: its
+    /// ``problems`` may be read from then on.
+    let stoppedOnProblem = Atomic<Bool>(false)
     private let stopRequested = Atomic<Bool>(false)
 
     /// Read only after the thread has ended.
     private(set) var requests: [LoadRequest] = []
     private(set) var problems: [String] = []
-    private(set) var model: [UInt8]
+    private var model: [UInt8]
 
     private let fd: Int32
     private let seed: UInt64
     private var sequence: UInt64 = 0
+    private var writeNext = true
     private var buffer = [UInt8](repeating: 0, count: LoadWorker.blockSize)
 
     /// Creates the file, full of a first pattern, before any measurement.
@@ -74,8 +78,10 @@ final class LoadWorker: @unchecked Sendable {
         var random = SystemRandomNumberGenerator()
         while !stopRequested.load(ordering: .relaxed) && problems.isEmpty {
             let block = Int.random(in: 0..<Self.blockCount, using: &random)
-            if sequence % 2 == 0 { writeUntilAcknowledged(block: block) } else { _ = read(block: block) }
+            if writeNext { writeUntilAcknowledged(block: block) } else { _ = read(block: block) }
+            writeNext.toggle()
         }
+        if !problems.isEmpty { stoppedOnProblem.store(true, ordering: .releasing) }
     }
 
     func stop() { stopRequested.store(true, ordering: .relaxed) }
