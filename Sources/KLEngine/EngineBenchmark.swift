@@ -266,7 +266,8 @@ public struct EngineBenchmark: Sendable {
     }
 }
 
-func median(_ values: [Double]) -> Double? {
+/// The middle value, or the mean of the two middle ones; nil for none.
+public func median(_ values: [Double]) -> Double? {
     guard !values.isEmpty else { return nil }
     let sorted = values.sorted()
     let middle = sorted.count / 2

@@ -38,7 +38,7 @@ struct AllBenchCommand: ParsableCommand {
     private func runCompare(_ script: String) throws -> Int32 {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: script)
-        process.arguments = ["--klfs", Self.executablePath] + (quick ? ["--quick"] : [])
+        process.arguments = ["--klfs", executablePath] + (quick ? ["--quick"] : [])
         try process.run()
         process.waitUntilExit()
         return process.terminationStatus
@@ -48,7 +48,7 @@ struct AllBenchCommand: ParsableCommand {
         if let given = compareScript ?? ProcessInfo.processInfo.environment["KLFS_COMPARE"] {
             return given
         }
-        var directory = URL(fileURLWithPath: Self.executablePath).deletingLastPathComponent()
+        var directory = URL(fileURLWithPath: executablePath).deletingLastPathComponent()
         let starts = [directory, URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]
         for start in starts {
             directory = start
@@ -59,9 +59,5 @@ struct AllBenchCommand: ParsableCommand {
             }
         }
         throw CommandFailure(.usage, "cannot find bench/compare: pass --compare-script PATH or set KLFS_COMPARE")
-    }
-
-    private static var executablePath: String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 }

@@ -17,7 +17,7 @@ final class ProgressBar {
 
     /// `fraction` from 0 to 1, `detail` after the percentage.
     func update(fraction: Double, detail: String) {
-        let now = Self.monotonicNanoseconds()
+        let now = MonotonicClock.nanoseconds()
         if let lastDrawn, now - lastDrawn < Self.minimumInterval { return }
         lastDrawn = now
         let filled = Int((fraction * Double(Self.width)).rounded(.down))
@@ -34,11 +34,5 @@ final class ProgressBar {
 
     private func write(_ text: String) {
         FileHandle.standardError.write(Data(text.utf8))
-    }
-
-    private static func monotonicNanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 }

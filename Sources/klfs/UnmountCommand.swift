@@ -17,12 +17,13 @@ struct UnmountCommand: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            try unmount(try MountTable().klfsMount(at: mountPoint).mountPoint)
+            try Self.unmount(try MountTable().klfsMount(at: mountPoint).mountPoint, lazy: lazy)
         }
     }
 
     /// umount2 when allowed (root); fusermount3 for a user's own mount.
-    private func unmount(_ path: String) throws(CommandFailure) {
+    /// `klfs bench lifecycle` unmounts its scratch mount with it too.
+    static func unmount(_ path: String, lazy: Bool) throws(CommandFailure) {
         if umount2(path, lazy ? Int32(MNT_DETACH) : 0) == 0 { return }
         let error = errno
         guard error == EPERM else {
