@@ -8,21 +8,28 @@ struct UnmountCommand: ParsableCommand {
         abstract: "Unmount a klfs mount (also one whose daemon died)."
     )
 
-    @Argument(help: "Where the volume is mounted.")
+    @OptionGroup var target: UnmountTarget
+
+    func run() throws {
+        try reportingFailures { try target.unmount() }
+    }
+}
+
+/// What `klfs unmount` and `klfs image close` take: a klfs mount point.
+struct UnmountTarget: ParsableArguments {
+    @Argument(help: "Where the volume or image is mounted.")
     var mountPoint: String
 
     @Flag(name: [.customShort("z"), .customLong("lazy")],
           help: "Detach now even if the mount is busy; it goes away when no longer used.")
     var lazy = false
 
-    func run() throws {
-        try reportingFailures {
-            try unmount(try MountTable().klfsMount(at: mountPoint).mountPoint)
-        }
+    func unmount() throws(CommandFailure) {
+        try Self.unmount(try MountTable().klfsMount(at: mountPoint).mountPoint, lazy: lazy)
     }
 
     /// umount2 when allowed (root); fusermount3 for a user's own mount.
-    private func unmount(_ path: String) throws(CommandFailure) {
+    private static func unmount(_ path: String, lazy: Bool) throws(CommandFailure) {
         if umount2(path, lazy ? Int32(MNT_DETACH) : 0) == 0 { return }
         let error = errno
         guard error == EPERM else {

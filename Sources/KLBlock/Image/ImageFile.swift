@@ -75,6 +75,13 @@ final class ImageFile: @unchecked Sendable {
         return status
     }
 
+    /// fstatvfs(2) of the file system holding the image.
+    func fileSystemStatus() throws(ImageError) -> statvfs {
+        var info = statvfs()
+        guard fstatvfs(fd, &info) == 0 else { throw failure("fstatvfs") }
+        return info
+    }
+
     private func failure(_ call: String) -> ImageError {
         .system(call: call, path: path, errno: errno)
     }

@@ -33,6 +33,8 @@ public final class PlaintextDevice: @unchecked Sendable {
 
     var sectorSize: Int { layout.sectorSize.bytes }
 
+    public var imagePath: String { image.path }
+
     /// The device's size now: it follows the image unless the layout fixes it.
     public func size() throws(ImageError) -> Int {
         layout.deviceSize(imageSize: try image.size())
@@ -40,6 +42,9 @@ public final class PlaintextDevice: @unchecked Sendable {
 
     /// The image's stat(2) (owner, times) for the plaintext file.
     public func imageStatus() throws(ImageError) -> stat { try image.status() }
+
+    /// statvfs(2) of the file system holding the image.
+    public func fileSystemStatus() throws(ImageError) -> statvfs { try image.fileSystemStatus() }
 
     /// Reads up to `buffer.count` bytes at `offset`; fewer at the end of
     /// the device. Returns the count.
@@ -90,6 +95,21 @@ public final class PlaintextDevice: @unchecked Sendable {
         guard first < last else { return }
         try locks.withLock(first..<last, exclusive: true) { () throws(ImageError) in
             try image.punchHole(layout.imageOffset(ofSector: first)..<layout.imageOffset(ofSector: last))
+        }
+    }
+
+    /// Writes plaintext zeros over `offset..<offset+length` (clipped to the
+    /// device): what a loop device's WRITE_ZEROES asks for. Unlike a
+    /// discard, the range then reads back as zeros.
+    public func writeZeros(offset: Int, length: Int) throws(ImageError) {
+        let end = min(offset + length, try size())
+        let zeros = UnsafeMutableRawBufferPointer.allocate(byteCount: SectorScratch.capacity, alignment: 4096)
+        defer { zeros.deallocate() }
+        fillWithZeros(zeros)
+        var position = offset
+        while position < end {
+            let count = min(zeros.count, end - position)
+            position += try write(UnsafeRawBufferPointer(rebasing: zeros[..<count]), at: position)
         }
     }
 
