@@ -1,10 +1,10 @@
 import KLBlock
 import KLEngine
 
-/// `klfs resume` of an image mount: the passphrase derives the volume key
-/// again, the way the mount derived it (plain mode's hash). An image
-/// opened with a keyfile resumes with that keyfile's bytes as the
-/// "passphrase" would be wrong, so it resumes from the keyfile again.
+/// `klfs resume` of an image mount: the volume key is derived again the
+/// way the mount derived it: from the passphrase sent (plain mode's hash),
+/// or, for an image opened with a keyfile, from that keyfile read again
+/// (the passphrase sent is then ignored).
 struct ImageKeyRenewal: KeyRenewal {
     let imagePath: String
     let parameters: PlainImage.Parameters
