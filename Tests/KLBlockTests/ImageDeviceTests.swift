@@ -152,27 +152,12 @@ final class ImageFixture: @unchecked Sendable {
         return contents
     }
 
-    /// The image's payload decrypted by OpenSSL, sector n with dm-crypt's
-    /// IV: 512-byte position n·(size/512) + skip, divided by size/512 under
-    /// iv_large_sectors.
+    /// The image's payload decrypted by OpenSSL with dm-crypt's IVs.
     func decryptImageWithOpenSSL() throws -> [UInt8] {
         let image = try Data(contentsOf: URL(fileURLWithPath: path))
-        let size = testCase.sectorSize, units = UInt64(size / 512)
-        let payload = Array(image[Int(testCase.offset) * 512..<image.count])
-        let sectors = try device.size() / size
-        var plain = [UInt8](repeating: 0, count: sectors * size)
-        let openssl = key.withUnsafeBytes { OpenSSLXTS(key: $0, direction: .decrypt) }
-        for sector in 0..<sectors {
-            let position = UInt64(sector) * units + testCase.skip
-            let iv = testCase.largeSectors ? position / units : position
-            payload[sector * size..<(sector + 1) * size].withUnsafeBytes { input in
-                plain.withUnsafeMutableBytes { output in
-                    openssl.crypt(input, into: UnsafeMutableRawBufferPointer(rebasing: output[sector * size..<(sector + 1) * size]),
-                                  dataUnitSize: size, firstDataUnit: UInt128(iv))
-                }
-            }
-        }
-        return plain
+        let payload = Array(image[Int(testCase.offset) * 512..<Int(testCase.offset) * 512 + (try device.size())])
+        return DmCryptPlain64.decrypt(payload, key: key, sectorSize: testCase.sectorSize, ivOffset: testCase.skip,
+                                      largeSectors: testCase.largeSectors)
     }
 
     func allocatedBytes() throws -> Int {

@@ -1,6 +1,5 @@
 import Foundation
 import Glibc
-import KLEngine
 import KLTestSupport
 import Testing
 
@@ -108,25 +107,11 @@ final class ImageMountFixture {
     }
 }
 
-/// The plaintext of `image`'s payload decrypted by OpenSSL with `key`,
-/// sector n under dm-crypt's IV for plain mode: its position in 512-byte
-/// units plus `skip` (divided by sector/512 with `largeSectors`).
+/// The plaintext of `image`'s payload (from `offset` 512-byte sectors)
+/// decrypted by OpenSSL with `key`, with dm-crypt's IVs for plain mode.
 func decryptPlainImage(_ image: String, key: [UInt8], offset: Int, skip: UInt64, sectorSize: Int,
                        largeSectors: Bool = false) throws -> [UInt8] {
     let contents = try Data(contentsOf: URL(fileURLWithPath: image))
-    let payload = Array(contents[(offset * 512)...])
-    let units = UInt64(sectorSize / 512)
-    var plain = [UInt8](repeating: 0, count: payload.count / sectorSize * sectorSize)
-    let openssl = key.withUnsafeBytes { OpenSSLXTS(key: $0, direction: .decrypt) }
-    for sector in 0..<plain.count / sectorSize {
-        let position = UInt64(sector) * units + skip
-        let range = sector * sectorSize..<(sector + 1) * sectorSize
-        payload[range].withUnsafeBytes { input in
-            plain.withUnsafeMutableBytes { output in
-                openssl.crypt(input, into: UnsafeMutableRawBufferPointer(rebasing: output[range]), dataUnitSize: sectorSize,
-                              firstDataUnit: UInt128(largeSectors ? position / units : position))
-            }
-        }
-    }
-    return plain
+    return DmCryptPlain64.decrypt(Array(contents[(offset * 512)...]), key: key, sectorSize: sectorSize, ivOffset: skip,
+                                  largeSectors: largeSectors)
 }
