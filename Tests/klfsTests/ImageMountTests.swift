@@ -236,6 +236,28 @@ import Testing
         #expect(Array(buffer) == written)
     }
 
+    /// -o ro: reads work, writes and discards fail with EROFS, and the
+    /// image is untouched.
+    @Test func readOnlyMountsRefuseChanges() throws {
+        let fixture = try ImageMountFixture(size: "1M")
+        defer { fixture.tearDown() }
+        try fixture.requireOpen()
+        let model = try writeRandomly(fixture.device, seed: 5)
+        fixture.close()
+        let before = try Data(contentsOf: URL(fileURLWithPath: fixture.image))
+        try fixture.requireOpen(["-o", "ro"])
+        #expect(open(fixture.device, O_WRONLY) == -1 && errno == EROFS)
+        let fd = open(fixture.device, O_RDONLY)
+        try #require(fd >= 0)
+        defer { Glibc.close(fd) }
+        var back = [UInt8](repeating: 0, count: model.count)
+        #expect(back.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) } == model.count)
+        #expect(back == model)
+        #expect(truncate(fixture.device, 4096) == -1 && errno == EROFS)
+        fixture.close()
+        #expect(try Data(contentsOf: URL(fileURLWithPath: fixture.image)) == before)
+    }
+
     /// Each failure has its documented exit code and message.
     @Test func failuresHaveTheirExitCodes() throws {
         let fixture = try ImageMountFixture(size: "1M")
