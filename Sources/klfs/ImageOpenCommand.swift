@@ -45,6 +45,9 @@ struct ImageOpenCommand: ParsableCommand {
     func run() throws {
         try reportingFailures {
             try type.requireBuilt()
+            if plain.keyfile != nil && plain.hash != nil {
+                printError("klfs: warning: --hash is ignored with --keyfile in plain mode (as cryptsetup ignores it): the keyfile's bytes are the key")
+            }
             let options = try MountOptionList(parsing: mountOptions)
             let request = ImageOpenRequest(imagePath: absolutePath(image),
                                            mountPoint: try MountPoint.validated(mountPoint),
@@ -76,7 +79,7 @@ struct ImageOpenCommand: ParsableCommand {
 struct PlainModeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The passphrase hash: ripemd160 (default), sha1, sha256 or sha512. Ignored with --keyfile, as cryptsetup ignores it.",
                                valueName: "hash"))
-    var hash: PlainHash = .ripemd160
+    var hash: PlainHash?
 
     @Option(help: ArgumentHelp("Read the key from FILE: its bytes are the key as they are (64 of them), unhashed.",
                                valueName: "FILE"))
@@ -102,7 +105,7 @@ struct PlainModeOptions: ParsableArguments {
 
     func parameters(sectorSize: SectorSize) -> PlainImage.Parameters {
         var parameters = PlainImage.Parameters()
-        parameters.hash = hash
+        parameters.hash = hash ?? .ripemd160
         parameters.offset = offset
         parameters.skip = skip
         parameters.size = size
