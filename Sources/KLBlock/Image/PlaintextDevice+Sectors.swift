@@ -19,13 +19,10 @@ extension PlaintextDevice {
         }
     }
 
-    /// The plaintext of `sectors` in the scratch buffer (whose start it
-    /// returns a view of).
-    func loadSectors(_ sectors: Range<Int>) throws(ImageError) -> UnsafeMutableRawBufferPointer {
-        let slots = scratch(for: sectors)
+    /// The plaintext of `sectors` in `slots` (exactly their size).
+    func loadSectors(_ sectors: Range<Int>, into slots: UnsafeMutableRawBufferPointer) throws(ImageError) {
         try image.read(into: slots, at: layout.imageOffset(ofSector: sectors.lowerBound))
-        try crypt(.decrypt, slots, firstSector: sectors.lowerBound)
-        return slots
+        try crypt(.decrypt, UnsafeRawBufferPointer(slots), into: slots, firstSector: sectors.lowerBound)
     }
 
     /// Writes `data` over device bytes `bytes` (inside `sectors`):
@@ -35,6 +32,13 @@ extension PlaintextDevice {
                       with data: UnsafeRawBufferPointer) throws(ImageError) {
         let slots = scratch(for: sectors)
         let chunkStart = sectors.lowerBound * sectorSize
+        // Whole sectors encrypt straight from the caller's data.
+        if bytes.count == sectors.count * sectorSize {
+            try crypt(.encrypt, UnsafeRawBufferPointer(rebasing: data[..<bytes.count]), into: slots,
+                      firstSector: sectors.lowerBound)
+            try image.write(UnsafeRawBufferPointer(slots), at: layout.imageOffset(ofSector: sectors.lowerBound))
+            return
+        }
         if bytes.lowerBound % sectorSize != 0 {
             try loadSector(sectors.lowerBound, into: slots, at: 0)
         }
@@ -43,25 +47,26 @@ extension PlaintextDevice {
             try loadSector(lastSector, into: slots, at: (lastSector - sectors.lowerBound) * sectorSize)
         }
         (slots.baseAddress! + (bytes.lowerBound - chunkStart)).copyMemory(from: data.baseAddress!, byteCount: bytes.count)
-        try crypt(.encrypt, slots, firstSector: sectors.lowerBound)
+        try crypt(.encrypt, UnsafeRawBufferPointer(slots), into: slots, firstSector: sectors.lowerBound)
         try image.write(UnsafeRawBufferPointer(slots), at: layout.imageOffset(ofSector: sectors.lowerBound))
     }
 
     /// Reads and decrypts one sector into `slots` at byte `at`.
     private func loadSector(_ sector: Int, into slots: UnsafeMutableRawBufferPointer, at position: Int) throws(ImageError) {
         let slot = UnsafeMutableRawBufferPointer(rebasing: slots[position..<position + sectorSize])
-        try image.read(into: slot, at: layout.imageOffset(ofSector: sector))
-        try crypt(.decrypt, slot, firstSector: sector)
+        try loadSectors(sector..<sector + 1, into: slot)
     }
 
-    /// In place, each sector with its own data unit number: one engine
-    /// call for the run when the numbers step by 1, else one per sector.
-    private func crypt(_ direction: CryptDirection, _ sectors: UnsafeMutableRawBufferPointer,
-                       firstSector: Int) throws(ImageError) {
-        let callSize = layout.dataUnitStep == 1 ? sectors.count : sectorSize
+    /// `input` into `output` (the same memory, or disjoint), each sector
+    /// with its own data unit number: one engine call for the run when the
+    /// numbers step by 1, else one per sector.
+    private func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
+                       into output: UnsafeMutableRawBufferPointer, firstSector: Int) throws(ImageError) {
+        let callSize = layout.dataUnitStep == 1 ? input.count : sectorSize
         do throws(EngineError) {
-            for start in stride(from: 0, to: sectors.count, by: callSize) {
-                try key.crypt(direction, UnsafeMutableRawBufferPointer(rebasing: sectors[start..<start + callSize]),
+            for start in stride(from: 0, to: input.count, by: callSize) {
+                try key.crypt(direction, UnsafeRawBufferPointer(rebasing: input[start..<start + callSize]),
+                              into: UnsafeMutableRawBufferPointer(rebasing: output[start..<start + callSize]),
                               dataUnitSize: sectorSize,
                               firstDataUnit: layout.dataUnit(ofSector: firstSector + start / sectorSize))
             }
@@ -70,7 +75,7 @@ extension PlaintextDevice {
         }
     }
 
-    private func scratch(for sectors: Range<Int>) -> UnsafeMutableRawBufferPointer {
+    func scratch(for sectors: Range<Int>) -> UnsafeMutableRawBufferPointer {
         UnsafeMutableRawBufferPointer(rebasing: SectorScratch.buffer[0..<sectors.count * sectorSize])
     }
 }

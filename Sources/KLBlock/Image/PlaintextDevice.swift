@@ -52,11 +52,17 @@ public final class PlaintextDevice: @unchecked Sendable {
         let end = min(offset + buffer.count, try size())
         guard offset < end else { return 0 }
         try forEachChunk(of: offset..<end) { (chunk, bytes) throws(ImageError) in
+            let target = UnsafeMutableRawBufferPointer(rebasing: buffer[bytes.lowerBound - offset..<bytes.upperBound - offset])
             try locks.withLock(chunk, exclusive: false) { () throws(ImageError) in
-                let slots = try loadSectors(chunk)
+                // Whole sectors decrypt straight into the caller's buffer.
+                if bytes.count == chunk.count * sectorSize {
+                    try loadSectors(chunk, into: target)
+                    return
+                }
+                let slots = scratch(for: chunk)
+                try loadSectors(chunk, into: slots)
                 let within = bytes.lowerBound - chunk.lowerBound * sectorSize
-                (buffer.baseAddress! + (bytes.lowerBound - offset))
-                    .copyMemory(from: slots.baseAddress! + within, byteCount: bytes.count)
+                target.baseAddress!.copyMemory(from: slots.baseAddress! + within, byteCount: bytes.count)
             }
         }
         return end - offset
