@@ -20,7 +20,7 @@ import Testing
         try fixture.requireOpen()
         let result = try fixture.tool("/usr/bin/fio", ["--name=verify", "--filename=" + fixture.device, "--size=16M",
                                                        "--direct=1", "--verify=crc32c", "--do_verify=1",
-                                                       "--fallocate=none", "--output-format=json"] + workload)
+                                                       "--fallocate=none", "--verify_state_save=0", "--output-format=json"] + workload)
         #expect(result.status == 0, "fio: \(result.standardError)")
         let report = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]
         let job = (report?["jobs"] as? [[String: Any]])?.first
