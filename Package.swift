@@ -18,7 +18,8 @@ let package = Package(
             name: "CKLKernels",
             cSettings: [.unsafeFlags(["-O3", "-fno-strict-aliasing"])]
         ),
-        // libcrypto: the test oracle and the benchmark peer, never the data path.
+        // libcrypto: the test oracle, the benchmark peer and image mode's plain
+        // key derivation (KLBlock), never the data path.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
         .target(
@@ -34,10 +35,15 @@ let package = Package(
         // libsodium: Argon2id and the AEAD that wraps the master key.
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium",
                        providers: [.apt(["libsodium-dev"])]),
-        // The volume: klfs.conf, the key lifecycle, backing files and sectors.
+        // fallocate(2) hole punching, which Swift's Glibc module does not export.
+        .target(name: "CFileIO"),
+        // The volume: klfs.conf, the key lifecycle, backing files and sectors;
+        // image mode's plaintext device. libcrypto serves image mode's plain
+        // key derivation only (cryptsetup's passphrase hashes, RIPEMD-160
+        // among them), never the data path.
         .target(
             name: "KLBlock",
-            dependencies: ["KLEngine", "CSodium"]
+            dependencies: ["KLEngine", "CSodium", "COpenSSL", "CFileIO"]
         ),
         .executableTarget(
             name: "klfs",

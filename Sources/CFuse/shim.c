@@ -20,6 +20,8 @@ const int cfuse_at_empty_path = AT_EMPTY_PATH;
 const long cfuse_utime_now = UTIME_NOW;
 const long cfuse_utime_omit = UTIME_OMIT;
 const int cfuse_falloc_fl_keep_size = FALLOC_FL_KEEP_SIZE;
+const int cfuse_falloc_fl_punch_hole = FALLOC_FL_PUNCH_HOLE;
+const int cfuse_falloc_fl_zero_range = FALLOC_FL_ZERO_RANGE;
 
 void cfuse_log(enum fuse_log_level level, const char *message) {
     fuse_log(level, "%s\n", message);

@@ -55,6 +55,16 @@ enum ExitStatus: Int32 {
     /// fsck found damage (docs/FSCK.md).
     case problemsFound = 40
 
+    // Images: 50-59 (docs/IMAGE.md).
+    /// The image is missing, not a regular file, unreadable, or shorter
+    /// than its payload.
+    case imageUnusable = 50
+    /// `image format` on a file that holds data, without --force.
+    case imageNotEmpty = 51
+    /// An image type, hash, key size, sector size or layout this build
+    /// does not serve (luks2 until it is built).
+    case imageUnsupported = 52
+
     var code: ExitCode { ExitCode(rawValue) }
 }
 
@@ -101,6 +111,26 @@ struct CommandFailure: Error, CustomStringConvertible {
         }
         self.init(status, error.description)
     }
+
+    init(_ error: ImageError) {
+        let status: ExitStatus
+        switch error {
+        case .system, .imageMissing, .imageNotRegularFile, .payloadBeyondImage: status = .imageUnusable
+        case .imageNotEmpty: status = .imageNotEmpty
+        case .unsupportedSectorSize, .unsupportedKeySize, .misalignedOffset, .misalignedSize, .unsupportedHash,
+             .formatNotBuilt, .fixedSize:
+            status = .imageUnsupported
+        case .keyfileTooShort: status = .passphraseUnavailable
+        case .outOfRange, .pastEnd: status = .usage
+        case .passphrase(let volumeError):
+            self.init(volumeError)
+            return
+        case .engine(let engineError):
+            self.init(engineError)
+            return
+        }
+        self.init(status, error.description)
+    }
 }
 
 extension ParsableCommand {
@@ -116,6 +146,8 @@ extension ParsableCommand {
         } catch let error as VolumeError {
             failure = CommandFailure(error)
         } catch let error as EngineError {
+            failure = CommandFailure(error)
+        } catch let error as ImageError {
             failure = CommandFailure(error)
         }
         printError("klfs: \(failure.message)")

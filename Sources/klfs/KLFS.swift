@@ -9,7 +9,7 @@ struct KLFS: ParsableCommand {
         subcommands: [InitCommand.self, MountCommand.self, UnmountCommand.self, StatusCommand.self,
                       SuspendCommand.self, ResumeCommand.self, LockCommand.self, PasswdCommand.self, InfoCommand.self,
                       FsckCommand.self, UpgradeCommand.self, CPUCommand.self, BenchCommand.self,
-                      IWKeyEventCommand.self]
+                      IWKeyEventCommand.self, ImageCommand.self]
     )
 
     static func main() {

@@ -27,22 +27,12 @@ struct MountCommand: ParsableCommand {
 
     @OptionGroup var key: UnlockOptions
 
-    @Option(help: "The engine that holds the keys: auto, keylocker, keylocker-soft or aesni.")
-    var engine: EngineChoice?
-
-    @Option(help: ArgumentHelp("The XTS kernel of the aesni and keylocker-soft engines: auto (the fastest this CPU runs), aesni-xmm, vaes-256 or vaes-512. The keylocker engine runs its own and refuses one.",
-                               valueName: "kernel"))
-    var xtsKernel: XTSKernel?
-
-    @OptionGroup var emulation: EmulationOptions
+    @OptionGroup var daemon: DaemonOptions
 
     @Option(name: .customShort("o"),
             help: ArgumentHelp("Mount options, comma-separated: ro, rw, allow_other (implies default_permissions), default_permissions, xattr, writeback_cache, passfile=FILE, masterkey=FILE, engine=NAME, xts_kernel=NAME, klfs_dev and klfs_suid (the mount is nodev,nosuid otherwise; dev and suid, which mount.fuse3 adds, are ignored), and the generic flags noexec, noatime, ...",
                                valueName: "OPTIONS"))
     var mountOptions: [String] = []
-
-    @Flag(name: [.customShort("f"), .customLong("foreground")], help: "Stay in the foreground (logs go to stderr).")
-    var foreground = false
 
     func run() throws {
         try reportingFailures {
@@ -51,19 +41,10 @@ struct MountCommand: ParsableCommand {
                                        mountPoint: try MountPoint.validated(mountPoint),
                                        options: options,
                                        key: keySource(options),
-                                       engine: try engineChoice(options),
-                                       xtsKernel: try xtsKernelChoice(options),
-                                       emulation: emulation)
-            if foreground {
-                try request.serve(readiness: nil)
-                return
-            }
-            switch try Daemon.fork() {
-            case .parent(let status):
-                throw ExitCode(status)
-            case .child(let readiness):
-                try request.serve(readiness: readiness)
-            }
+                                       engine: try options.engineChoice(flag: daemon.engine),
+                                       xtsKernel: try options.xtsKernelChoice(flag: daemon.xtsKernel),
+                                       emulation: daemon.emulation)
+            try Daemon.run(foreground: daemon.foreground, request.serve(readiness:))
         }
     }
 
@@ -74,10 +55,13 @@ struct MountCommand: ParsableCommand {
         if let path = options.passfile { return .passphrase(.file(path: path)) }
         return .passphrase(.terminal)
     }
+}
 
-    private func xtsKernelChoice(_ options: MountOptionList) throws(CommandFailure) -> XTSKernel {
-        if let xtsKernel { return xtsKernel }
-        guard let name = options.xtsKernel else { return .auto }
+extension MountOptionList {
+    /// The XTS kernel: the command-line flag wins over xts_kernel= in -o.
+    func xtsKernelChoice(flag: XTSKernel?) throws(CommandFailure) -> XTSKernel {
+        if let flag { return flag }
+        guard let name = xtsKernel else { return .auto }
         guard let kernel = XTSKernel(rawValue: name) else {
             let names = XTSKernel.allCases.map(\.rawValue).joined(separator: ", ")
             throw CommandFailure(.usage, "unknown XTS kernel '\(name)' (\(names))")
@@ -85,9 +69,10 @@ struct MountCommand: ParsableCommand {
         return kernel
     }
 
-    private func engineChoice(_ options: MountOptionList) throws(CommandFailure) -> EngineChoice {
-        if let engine { return engine }
-        guard let name = options.engine else { return .auto }
+    /// The engine: the command-line flag wins over engine= in -o.
+    func engineChoice(flag: EngineChoice?) throws(CommandFailure) -> EngineChoice {
+        if let flag { return flag }
+        guard let name = engine else { return .auto }
         guard let choice = EngineChoice(rawValue: name) else {
             throw CommandFailure(.usage, "unknown engine '\(name)' (auto, keylocker, keylocker-soft, aesni)")
         }

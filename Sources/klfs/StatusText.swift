@@ -14,7 +14,7 @@ enum StatusText {
             lines.append("  " + (label + ":").padding(toLength: 18, withPad: " ", startingAt: 0) + value)
         }
         add("state", report.state.rawValue + (report.cause.map { " (\($0.rawValue))" } ?? ""))
-        add("cipher dir", report.cipherDir)
+        add(report.mode == "image" ? "image" : "cipher dir", report.cipherDir)
         add("daemon", "pid \(report.pid), up \(String(format: "%.1f", report.uptimeSeconds)) s")
         add("engine", report.engine + " (XTS kernel: \(report.xtsKernel ?? "not reported"))")
         if let restrictions = report.handleRestrictions {

@@ -8,17 +8,24 @@ struct UnmountCommand: ParsableCommand {
         abstract: "Unmount a klfs mount (also one whose daemon died)."
     )
 
-    @Argument(help: "Where the volume is mounted.")
+    @OptionGroup var target: UnmountTarget
+
+    func run() throws {
+        try reportingFailures { try target.unmount() }
+    }
+}
+
+/// What `klfs unmount` and `klfs image close` take: a klfs mount point.
+struct UnmountTarget: ParsableArguments {
+    @Argument(help: "Where the volume or image is mounted.")
     var mountPoint: String
 
     @Flag(name: [.customShort("z"), .customLong("lazy")],
           help: "Detach now even if the mount is busy; it goes away when no longer used.")
     var lazy = false
 
-    func run() throws {
-        try reportingFailures {
-            try Self.unmount(try MountTable().klfsMount(at: mountPoint).mountPoint, lazy: lazy)
-        }
+    func unmount() throws(CommandFailure) {
+        try Self.unmount(try MountTable().klfsMount(at: mountPoint).mountPoint, lazy: lazy)
     }
 
     /// umount2 when allowed (root); fusermount3 for a user's own mount.

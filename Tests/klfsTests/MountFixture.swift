@@ -109,24 +109,9 @@ final class VolumeFixture {
         if let daemon { kill(daemon, SIGKILL) }
     }
 
-    /// The daemon serving this mount: the klfs process whose command line
-    /// names the mount point.
-    func daemonPID() -> pid_t? {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        for entry in entries {
-            guard let pid = pid_t(entry), pid != getpid(),
-                  let cmdline = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
-            let arguments = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            if arguments.first?.hasSuffix("klfs") == true && arguments.contains(mountPoint) { return pid }
-        }
-        return nil
-    }
+    func daemonPID() -> pid_t? { klfsDaemon(serving: mountPoint) }
 
-    /// The daemon exits once the kernel ends the session; give it a moment.
-    func waitForExit(_ pid: pid_t?) {
-        guard let pid else { return }
-        for _ in 0..<200 where kill(pid, 0) == 0 { usleep(10_000) }
-    }
+    func waitForExit(_ pid: pid_t?) { waitForDaemonExit(pid) }
 
     func path(_ name: String) -> String { mountPoint + "/" + name }
     func backingPath(_ name: String) -> String { cipherDir + "/" + name }
@@ -156,6 +141,25 @@ final class VolumeFixture {
 enum FixtureError: Error {
     case noMasterKeyInInitOutput
     case noBackingFile(String)
+}
+
+/// The daemon serving a mount: the klfs process whose command line names
+/// the mount point.
+func klfsDaemon(serving mountPoint: String) -> pid_t? {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    for entry in entries {
+        guard let pid = pid_t(entry), pid != getpid(),
+              let cmdline = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
+        let arguments = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        if arguments.first?.hasSuffix("klfs") == true && arguments.contains(mountPoint) { return pid }
+    }
+    return nil
+}
+
+/// The daemon exits once the kernel ends the session; give it a moment.
+func waitForDaemonExit(_ pid: pid_t?) {
+    guard let pid else { return }
+    for _ in 0..<300 where kill(pid, 0) == 0 { usleep(10_000) }
 }
 
 func mountedPaths() -> Set<String> {

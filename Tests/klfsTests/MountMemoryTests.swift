@@ -132,20 +132,12 @@ import Testing
                     ("names key", SpecReader.namesKey(masterKey: volume.masterKey)),
                     ("header key", SpecReader.headerKey(masterKey: volume.masterKey)),
                     ("xattr key", SpecReader.xattrKey(masterKey: volume.masterKey))]
-        var needles: [(String, [UInt8])] = [
+        let needles: [(String, [UInt8])] = [
             (controlNeedle, Array(volume.cipherDir.utf8)),
             ("master key", volume.masterKey),
             ("passphrase", Array(VolumeFixture.passphrase.utf8)),
-        ] + keys
-        for (name, key) in keys {
-            var encrypt = klfs_aes_key(), decrypt = klfs_aes_key()
-            _ = klfs_aes_expand_key(key, 256, &encrypt, &decrypt)
-            needles.append(("\(name) encryption schedule", roundKeys(encrypt, 2..<15)))
-            needles.append(("\(name) decryption schedule", roundKeys(decrypt, 2..<15)))
-            klfs_wipe(&encrypt, MemoryLayout<klfs_aes_key>.size)  // the schedules die here
-            klfs_wipe(&decrypt, MemoryLayout<klfs_aes_key>.size)
-        }
-        return needles
+        ]
+        return needles + keysAndSchedules(keys)
     }
 
     /// None of the secrets may be in `scan`, and the control must be. Only
@@ -158,10 +150,25 @@ import Testing
         #expect(secrets.isEmpty, "\(context): the daemon's memory holds the \(secrets.joined(separator: ", "))",
                 sourceLocation: sourceLocation)
     }
+}
 
-    private func roundKeys(_ schedule: klfs_aes_key, _ rounds: Range<Int>) -> [UInt8] {
-        withUnsafeBytes(of: schedule.round_keys) { Array($0[rounds.lowerBound * 16..<rounds.upperBound * 16]) }
+/// Each AES-256 key of `keys` and its AES key schedules (encryption and
+/// decryption, round keys 2-14: 0 and 1 are the key itself), named.
+func keysAndSchedules(_ keys: [(String, [UInt8])]) -> [(String, [UInt8])] {
+    var needles = keys
+    for (name, key) in keys {
+        var encrypt = klfs_aes_key(), decrypt = klfs_aes_key()
+        _ = klfs_aes_expand_key(key, 256, &encrypt, &decrypt)
+        needles.append(("\(name) encryption schedule", roundKeys(encrypt, 2..<15)))
+        needles.append(("\(name) decryption schedule", roundKeys(decrypt, 2..<15)))
+        klfs_wipe(&encrypt, MemoryLayout<klfs_aes_key>.size)  // the schedules die here
+        klfs_wipe(&decrypt, MemoryLayout<klfs_aes_key>.size)
     }
+    return needles
+}
+
+private func roundKeys(_ schedule: klfs_aes_key, _ rounds: Range<Int>) -> [UInt8] {
+    withUnsafeBytes(of: schedule.round_keys) { Array($0[rounds.lowerBound * 16..<rounds.upperBound * 16]) }
 }
 
 /// Which of a set of named byte strings a process's memory holds: every

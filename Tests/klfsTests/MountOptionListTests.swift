@@ -6,14 +6,14 @@ import Testing
     /// mount.fuse3 passes an fstab line's options with `dev,suid` added.
     @Test func theDevAndSuidMountFuse3AddsAreIgnored() throws {
         let options = try MountOptionList(parsing: ["passfile=/etc/klfs/pass,rw,dev,suid"])
-        let flags = options.libfuseOptions(cipherDir: "/srv/cipher").split(separator: ",").map(String.init)
+        let flags = options.libfuseOptions(source: "/srv/cipher").split(separator: ",").map(String.init)
         #expect(flags.contains("nodev") && flags.contains("nosuid"))
         #expect(!flags.contains("dev") && !flags.contains("suid"))
         #expect(options.passfile == "/etc/klfs/pass")
     }
 
     @Test func klfsDevAndKlfsSuidOptIn() throws {
-        let flags = try MountOptionList(parsing: ["klfs_dev", "klfs_suid"]).libfuseOptions(cipherDir: "/c")
+        let flags = try MountOptionList(parsing: ["klfs_dev", "klfs_suid"]).libfuseOptions(source: "/c")
             .split(separator: ",").map(String.init)
         #expect(flags.contains("dev") && flags.contains("suid"))
         #expect(!flags.contains("nodev") && !flags.contains("nosuid"))

@@ -58,5 +58,7 @@ extern const int cfuse_at_empty_path;
 extern const long cfuse_utime_now;
 extern const long cfuse_utime_omit;
 extern const int cfuse_falloc_fl_keep_size;
+extern const int cfuse_falloc_fl_punch_hole;
+extern const int cfuse_falloc_fl_zero_range;
 
 #endif

@@ -111,23 +111,9 @@ public enum Volume {
         // The master key dies here, on every path: from now on only the
         // engine's form of K1 and K2 exists.
         defer { masterKey.wipe() }
-        let half = WrappedMasterKey.masterKeySize / 2
         let key = try engineCall { () throws(EngineError) -> any XTSKey in
-            let dataKey = try masterKey.withUnsafeBytes { bytes throws(EngineError) in
-                try SecretBytes(copying: UnsafeRawBufferPointer(rebasing: bytes[..<half]))
-            }
-            let tweakKey: SecretBytes
-            do throws(EngineError) {
-                tweakKey = try masterKey.withUnsafeBytes { bytes throws(EngineError) in
-                    try SecretBytes(copying: UnsafeRawBufferPointer(rebasing: bytes[half...]))
-                }
-            } catch {
-                // K1 dies here when K2 could not be made.
-                dataKey.wipe()
-                throw error
-            }
-            // K1 and K2 die inside makeKey.
-            return try engine.makeKey(dataKey: dataKey, tweakKey: tweakKey)
+            // K1 and K2 die inside makeKey(splitting:).
+            try engine.makeKey(splitting: masterKey)
         }
         let namesKey = try engineCall { () throws(EngineError) -> (any BlockCipherKey)? in
             config.encryptsNames ? try wrap(.names, of: masterKey, with: engine) : nil

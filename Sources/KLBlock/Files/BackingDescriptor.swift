@@ -7,17 +7,8 @@ struct BackingDescriptor: Sendable {
 
     /// Reads until `buffer` is full or the file ends; returns the bytes read.
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(CipherFileError) -> Int {
-        var done = 0
-        while done < buffer.count {
-            let result = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
-            if result > 0 {
-                done += result
-            } else if result == 0 {
-                break
-            } else if errno != EINTR {
-                throw .system(call: "pread", errno: errno)
-            }
-        }
+        let done = POSIXIO.preadFully(fd, into: buffer, at: offset)
+        guard done >= 0 else { throw .system(call: "pread", errno: Int32(-done)) }
         return done
     }
 
@@ -31,17 +22,8 @@ struct BackingDescriptor: Sendable {
     }
 
     func write(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(CipherFileError) {
-        var done = 0
-        while done < buffer.count {
-            let result = pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
-            if result > 0 {
-                done += result
-            } else if result == 0 {
-                throw .system(call: "pwrite", errno: EIO)
-            } else if errno != EINTR {
-                throw .system(call: "pwrite", errno: errno)
-            }
-        }
+        let status = POSIXIO.pwriteAll(fd, buffer, at: offset)
+        guard status == 0 else { throw .system(call: "pwrite", errno: status) }
     }
 
     func length() throws(CipherFileError) -> Int {

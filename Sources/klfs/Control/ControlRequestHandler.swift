@@ -7,13 +7,13 @@ import KLEngine
 final class ControlRequestHandler: @unchecked Sendable {
     private let keys: VolumeKeys
     private let mountPoint: String
-    private let cipherDir: String
+    private let renewal: any KeyRenewal
     private let started = Date()
 
-    init(keys: VolumeKeys, mountPoint: String, cipherDir: String) {
+    init(keys: VolumeKeys, mountPoint: String, renewal: any KeyRenewal) {
         self.keys = keys
         self.mountPoint = mountPoint
-        self.cipherDir = cipherDir
+        self.renewal = renewal
     }
 
     func respond(to received: ReceivedRequest) throws(CommandFailure) -> ControlResponse {
@@ -43,22 +43,13 @@ final class ControlRequestHandler: @unchecked Sendable {
         }
     }
 
-    /// The secret dies here: inside Volume.unlock when the volume is
-    /// unlocked again, in the defer when resume had nothing to do.
+    /// The secret dies here: inside the renewal when the keys are made
+    /// again, in the defer when resume had nothing to do.
     private func resume(_ kind: ControlRequest.SecretKind, secret: SecretBytes) throws(CommandFailure) {
         defer { secret.wipe() }
-        let cipherDir = self.cipherDir
-        do throws(VolumeError) {
-            try keys.resume { engine throws(VolumeError) -> UnlockedVolume in
-                switch kind {
-                case .passphrase:
-                    return try Volume.unlock(cipherDir: cipherDir, passphrase: secret, engine: engine)
-                case .masterkey:
-                    return try Volume.unlock(cipherDir: cipherDir, masterKey: secret, engine: engine)
-                }
-            }
-        } catch {
-            throw CommandFailure(error)
+        let renewal = self.renewal
+        try keys.resume { engine throws(CommandFailure) -> KeySet in
+            try renewal.renewedKeys(kind, secret: secret, engine: engine)
         }
     }
 
@@ -77,7 +68,7 @@ final class ControlRequestHandler: @unchecked Sendable {
         let snapshot = keys.snapshot()
         let statistics = keys.statistics
         return StatusReport(
-            mountPoint: mountPoint, cipherDir: cipherDir, pid: getpid(),
+            mountPoint: mountPoint, cipherDir: renewal.source, mode: renewal.mode, pid: getpid(),
             state: snapshot.state, cause: snapshot.cause,
             engine: keys.engine.kind.rawValue, xtsKernel: keys.engine.kernelName,
             handleRestrictions: handleRestrictions(),

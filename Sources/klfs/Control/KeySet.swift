@@ -20,6 +20,15 @@ final class KeySet: Sendable {
         canary = try engine.makeIWKeyCanary()
     }
 
+    /// An image's one key: the volume key's engine form.
+    init(imageKey: any XTSKey, engine: any XTSEngine) throws(EngineError) {
+        contents = imageKey
+        names = nil
+        headers = nil
+        extendedAttributeNames = nil
+        canary = try engine.makeIWKeyCanary()
+    }
+
     /// One of the four keys (``GatedBlockKey`` asks by role).
     func blockKey(_ role: BlockKeyRole) -> (any BlockCipherKey)? {
         switch role {

@@ -1,7 +1,10 @@
 /// What `klfs status` shows of one mount, as the daemon reports it.
 struct StatusReport: Codable {
     var mountPoint: String
+    /// The cipher dir, or the image of an image mount.
     var cipherDir: String
+    /// "directory" or "image" (absent from daemons older than image mode).
+    var mode: String?
     var pid: Int32
     var state: VolumeState
     /// Why it is suspended or locked.

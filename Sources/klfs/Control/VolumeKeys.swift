@@ -126,22 +126,16 @@ final class VolumeKeys: @unchecked Sendable {
     /// IWKey first when suspend or lock wiped it, or when it was lost (a
     /// wipe by someone else leaves none to wrap under). Nothing happens on
     /// an unlocked volume.
-    func resume(with unlock: (any XTSEngine) throws(VolumeError) -> UnlockedVolume) throws(VolumeError) {
+    func resume(with unlock: (any XTSEngine) throws(CommandFailure) -> KeySet) throws(CommandFailure) {
         lock.lock()
         defer { lock.unlock() }
         guard state != .unlocked else { return }
         if iwkeyWiped || cause == .iwkeyLost, let lifecycle = engine as? any IWKeyLifecycle,
            lifecycle.supportedIWKeyEvents.contains(.wipe) {
-            do throws(EngineError) { try lifecycle.perform(.newKey) } catch { throw .engine(error) }
+            do throws(EngineError) { try lifecycle.perform(.newKey) } catch { throw CommandFailure(error) }
             iwkeyWiped = false
         }
-        let volume = try unlock(engine)
-        let keys: KeySet
-        do throws(EngineError) {
-            keys = try KeySet(volume, engine: engine)
-        } catch {
-            throw .engine(error)
-        }
+        let keys = try unlock(engine)
         publication.replace(with: keys)
         installed = keys
         wrappingKey = keys.contents.wrappingKey

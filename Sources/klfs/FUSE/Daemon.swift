@@ -1,3 +1,4 @@
+import ArgumentParser
 import CFuse
 import Foundation
 import Glibc
@@ -13,6 +14,21 @@ enum Daemon {
         /// The parent: exit with this status (0 when the mount is ready,
         /// else the child's exit status; the child printed why).
         case parent(exitStatus: Int32)
+    }
+
+    /// Runs `serve` here (`foreground`, no readiness to report) or in a
+    /// forked child; the parent exits with the child's readiness status.
+    static func run(foreground: Bool, _ serve: (Readiness?) throws -> Void) throws {
+        if foreground {
+            try serve(nil)
+            return
+        }
+        switch try fork() {
+        case .parent(let status):
+            throw ExitCode(status)
+        case .child(let readiness):
+            try serve(readiness)
+        }
     }
 
     static func fork() throws(CommandFailure) -> Role {

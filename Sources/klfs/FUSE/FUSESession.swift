@@ -1,16 +1,19 @@
 import CFuse
 import Glibc
 
-/// A libfuse session serving one ``Filesystem`` on one mount point.
+/// A libfuse session serving one file system (a directory volume's
+/// ``Filesystem``, an image's ``ImageFilesystem``) on one mount point.
 final class FUSESession {
     private let session: OpaquePointer
-    private let filesystem: Unmanaged<Filesystem>
+    private let filesystem: Unmanaged<AnyObject>
     private var mounted = false
     private var signalsInstalled = false
 
-    /// `options` is the libfuse `-o` string (``MountOptionList/libfuseOptions(cipherDir:)``).
-    init(filesystem: Filesystem, options: String) throws(CommandFailure) {
-        var ops = makeOperationTable()
+    /// `operations` find `filesystem` as each request's user data;
+    /// `options` is the libfuse `-o` string
+    /// (``MountOptionList/libfuseOptions(source:)``).
+    init(operations: fuse_lowlevel_ops, filesystem: AnyObject, options: String) throws(CommandFailure) {
+        var ops = operations
         let retained = Unmanaged.passRetained(filesystem)
         let arguments = ["klfs", "-o", options]
         let session = withCStrings(arguments) { argv in

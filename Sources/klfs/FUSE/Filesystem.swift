@@ -6,7 +6,7 @@ import KLBlock
 /// The state every FUSE request handler works on: the inode table, the
 /// volume's contents layer, the options. libfuse hands it back to each
 /// request as the session's user data.
-final class Filesystem: @unchecked Sendable {
+final class Filesystem: ServedFilesystem, @unchecked Sendable {
     let options: FilesystemOptions
     let inodes: InodeTable
     let volume: UnlockedVolume
@@ -66,19 +66,8 @@ final class Filesystem: @unchecked Sendable {
     }
 }
 
-/// Runs a request handler for `operation`, counting it and replying with
-/// its errno when it throws. Every handler ends with exactly one
-/// fuse_reply_* call on success.
+/// Runs a request handler of the directory volume's file system.
 func respond(_ req: fuse_req_t?, _ operation: CountedOperation,
              _ handler: (Filesystem, fuse_req_t) throws(SystemError) -> Void) {
-    guard let req else { return }
-    RequestScope.serving { () -> Void in
-        do throws(SystemError) {
-            let filesystem = Filesystem.serving(req)
-            filesystem.statistics.counted(operation)
-            try handler(filesystem, req)
-        } catch {
-            fuse_reply_err(req, error.code)
-        }
-    }
+    serve(req, operation, handler)
 }

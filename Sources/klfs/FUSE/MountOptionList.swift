@@ -69,8 +69,8 @@ struct MountOptionList {
 
     /// The `-o` string for libfuse: the flags above plus fsname and subtype,
     /// so that mountinfo shows "fuse.klfs CIPHERDIR".
-    func libfuseOptions(cipherDir: String) -> String {
-        var options = ["fsname=" + escaped(cipherDir), "subtype=klfs"]
+    func libfuseOptions(source: String) -> String {
+        var options = ["fsname=" + escaped(source), "subtype=klfs"]
         options.append(allowsDevices ? "dev" : "nodev")
         options.append(allowsSetID ? "suid" : "nosuid")
         if readOnly { options.append("ro") }

@@ -103,10 +103,7 @@ func makeOperationTable() -> fuse_lowlevel_ops {
 ///   (DirectoryOperations says how).
 private func configureConnection(_ connection: UnsafeMutablePointer<fuse_conn_info>?, for filesystem: Filesystem) {
     guard let connection else { return }
-    connection.pointee.max_write = UInt32(largestRequest)
-    connection.pointee.max_readahead = UInt32(largestRequest)
-    connection.pointee.max_background = 64
-    connection.pointee.congestion_threshold = 48
+    askForLargeRequests(connection)
     let capable = connection.pointee.capable
     if capable & UInt32(FUSE_CAP_WRITEBACK_CACHE) != 0 && filesystem.options.writebackCache
         && !filesystem.options.readOnly {
@@ -119,6 +116,14 @@ private func configureConnection(_ connection: UnsafeMutablePointer<fuse_conn_in
     if capable & UInt32(FUSE_CAP_READDIRPLUS_AUTO) != 0 {
         connection.pointee.want |= UInt32(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO)
     }
+}
+
+/// Requests of up to 1 MiB, and up to 64 in the background (see above).
+func askForLargeRequests(_ connection: UnsafeMutablePointer<fuse_conn_info>) {
+    connection.pointee.max_write = UInt32(largestRequest)
+    connection.pointee.max_readahead = UInt32(largestRequest)
+    connection.pointee.max_background = 64
+    connection.pointee.congestion_threshold = 48
 }
 
 /// The largest read or write request asked of the kernel.

@@ -122,9 +122,9 @@ final class ScratchMount: @unchecked Sendable {
         var detached = true
         if isMounted {
             do throws(CommandFailure) {
-                try UnmountCommand.unmount(mountPoint, lazy: false)
+                try UnmountTarget.unmount(mountPoint, lazy: false)
             } catch {
-                try? UnmountCommand.unmount(mountPoint, lazy: true)
+                try? UnmountTarget.unmount(mountPoint, lazy: true)
                 detached = false
             }
         }

@@ -1,0 +1,84 @@
+import Glibc
+import KLEngine
+
+/// The volume key of `cryptsetup open --type plain --cipher aes-xts-plain64
+/// --key-size 512`, as cryptsetup's documentation and its crypt_plain.c
+/// describe it:
+///
+/// - a passphrase (one line: terminal, --passfile, --extpass) is hashed
+///   with --hash. A digest shorter than the key fills it in rounds: round
+///   r hashes r bytes "A" followed by the passphrase (hashalot's scheme,
+///   which keeps the rounds distinct), and its digest is appended, the
+///   last one cut to what the key still needs. ripemd160 (20 bytes) takes
+///   four rounds for 64 bytes, sha256 two, sha512 one.
+/// - a keyfile (--keyfile) is not hashed: its bytes are the key as they
+///   are (cryptsetup ignores --hash with a keyfile in plain mode), read
+///   from --keyfile-offset, at most --keyfile-size bytes of it.
+public enum PlainKeyDerivation {
+    public static let keySize = 64
+
+    /// The key from `passphrase` (which stays the caller's to wipe).
+    public static func key(fromPassphrase passphrase: SecretBytes, hash: PlainHash) throws(ImageError) -> SecretBytes {
+        let key = try secret(count: keySize)
+        let digest = try secret(count: hash.digestSize)
+        // Each round's digest dies here once copied into the key.
+        defer { digest.wipe() }
+        do throws(ImageError) {
+            try passphrase.withUnsafeBytes { passphraseBytes throws(ImageError) in
+                try key.withUnsafeMutableBytes { keyBytes throws(ImageError) in
+                    try digest.withUnsafeMutableBytes { digestBytes throws(ImageError) in
+                        try fillRounds(keyBytes, digest: digestBytes, hash: hash, passphrase: passphraseBytes)
+                    }
+                }
+            }
+        } catch {
+            // A partly filled key dies here.
+            key.wipe()
+            throw error
+        }
+        return key
+    }
+
+    private static func fillRounds(_ key: UnsafeMutableRawBufferPointer, digest: UnsafeMutableRawBufferPointer,
+                                   hash: PlainHash, passphrase: UnsafeRawBufferPointer) throws(ImageError) {
+        // The longest prefix needed: one "A" per round after the first.
+        let rounds = (key.count + hash.digestSize - 1) / hash.digestSize
+        let prefix = UnsafeMutableRawBufferPointer.allocate(byteCount: rounds, alignment: 1)
+        defer { prefix.deallocate() }
+        prefix.initializeMemory(as: UInt8.self, repeating: UInt8(ascii: "A"))
+        var filled = 0
+        for round in 0..<rounds {
+            try hash.digest(of: [UnsafeRawBufferPointer(rebasing: prefix[..<round]), passphrase], into: digest)
+            let take = min(digest.count, key.count - filled)
+            (key.baseAddress! + filled).copyMemory(from: digest.baseAddress!, byteCount: take)
+            filled += take
+        }
+    }
+
+    /// The key from a keyfile: `keySize` bytes from `offset`, out of at
+    /// most `sizeLimit` bytes there (nil: to the end of the file).
+    public static func key(fromKeyfile path: String, offset: Int = 0, sizeLimit: Int? = nil) throws(ImageError) -> SecretBytes {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .system(call: "open", path: path, errno: errno) }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw .system(call: "fstat", path: path, errno: errno) }
+        let regular = (status.st_mode & S_IFMT) == S_IFREG
+        let available = regular ? max(Int(status.st_size) - offset, 0) : keySize
+        let usable = min(available, sizeLimit ?? Int.max)
+        guard usable >= keySize else { throw .keyfileTooShort(path: path, needed: keySize, available: usable) }
+        let key = try secret(count: keySize)
+        let got = key.withUnsafeMutableBytes { bytes in POSIXIO.preadFully(fd, into: bytes, at: offset) }
+        guard got == keySize else {
+            // A partly read key dies here.
+            key.wipe()
+            if got < 0 { throw .system(call: "read", path: path, errno: Int32(-got)) }
+            throw .keyfileTooShort(path: path, needed: keySize, available: got)
+        }
+        return key
+    }
+
+    private static func secret(count: Int) throws(ImageError) -> SecretBytes {
+        do throws(EngineError) { return try SecretBytes(count: count) } catch { throw .engine(error) }
+    }
+}

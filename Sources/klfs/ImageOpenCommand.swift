@@ -1,0 +1,118 @@
+import ArgumentParser
+import KLBlock
+import KLEngine
+
+struct ImageOpenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "open",
+        abstract: "Open IMAGE and show its plaintext as MOUNTPOINT/device, a file to losetup and mkfs.",
+        discussion: """
+            Like 'cryptsetup open' without device-mapper: the volume key is wrapped into Key Locker \
+            handles (or the engine's form) and wiped, and MOUNTPOINT shows one regular file, 'device', \
+            whose bytes are the decrypted sectors. 'losetup -f --show MOUNTPOINT/device' makes a block \
+            device of it. Runs in the background once mounted (-f keeps it in the foreground); \
+            'klfs image close MOUNTPOINT' or SIGINT/SIGTERM unmounts. docs/IMAGE.md has the details.
+            """
+    )
+
+    @Argument(help: "The encrypted image file.")
+    var image: String
+
+    @Argument(help: "An existing, empty directory to show the plaintext file in.")
+    var mountPoint: String
+
+    @OptionGroup var type: ImageTypeOption
+
+    @OptionGroup var passphrase: PassphraseOptions
+
+    @OptionGroup var plain: PlainModeOptions
+
+    @OptionGroup var sectorSize: ImageSectorSizeOption
+
+    @OptionGroup var daemon: DaemonOptions
+
+    @Option(name: .customShort("o"),
+            help: ArgumentHelp("Mount options, comma-separated: ro, rw, allow_other, default_permissions, passfile=FILE, engine=NAME, xts_kernel=NAME, and the generic flags.",
+                               valueName: "OPTIONS"))
+    var mountOptions: [String] = []
+
+    func validate() throws {
+        if plain.keyfile != nil && (passphrase.passfile != nil || passphrase.extpass != nil) {
+            throw ValidationError("--keyfile excludes --passfile and --extpass")
+        }
+    }
+
+    func run() throws {
+        try reportingFailures {
+            try type.requireBuilt()
+            if plain.keyfile != nil && plain.hash != nil {
+                printError("klfs: warning: --hash is ignored with --keyfile in plain mode (as cryptsetup ignores it): the keyfile's bytes are the key")
+            }
+            let options = try MountOptionList(parsing: mountOptions)
+            let request = ImageOpenRequest(imagePath: absolutePath(image),
+                                           mountPoint: try MountPoint.validated(mountPoint),
+                                           type: type.type, options: options,
+                                           parameters: plain.parameters(sectorSize: sectorSize.sectorSize),
+                                           key: keySource(options),
+                                           engine: try options.engineChoice(flag: daemon.engine),
+                                           xtsKernel: try options.xtsKernelChoice(flag: daemon.xtsKernel),
+                                           emulation: daemon.emulation)
+            // The layout is checked before forking, so a bad one fails here.
+            _ = try request.parameters.layout()
+            try Daemon.run(foreground: daemon.foreground, request.serve(readiness:))
+        }
+    }
+
+    /// A command-line flag wins over passfile= in -o.
+    private func keySource(_ options: MountOptionList) -> PlainImage.KeySource {
+        if let keyfile = plain.keyfile {
+            return .keyfile(path: absolutePath(keyfile), offset: plain.keyfileOffset, sizeLimit: plain.keyfileSize)
+        }
+        if passphrase.passfile == nil && passphrase.extpass == nil, let path = options.passfile {
+            return .passphrase(.file(path: path))
+        }
+        return .passphrase(passphrase.source)
+    }
+}
+
+/// cryptsetup's plain-mode options, with its names and units.
+struct PlainModeOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The passphrase hash: ripemd160 (default), sha1, sha256 or sha512. Ignored with --keyfile, as cryptsetup ignores it.",
+                               valueName: "hash"))
+    var hash: PlainHash?
+
+    @Option(help: ArgumentHelp("Read the key from FILE: its bytes are the key as they are (64 of them), unhashed.",
+                               valueName: "FILE"))
+    var keyfile: String?
+
+    @Option(help: "Skip this many bytes at the start of the keyfile.")
+    var keyfileOffset = 0
+
+    @Option(help: "Use at most this many bytes of the keyfile (after --keyfile-offset).")
+    var keyfileSize: Int?
+
+    @Option(help: "Where the encrypted data starts in the image, in 512-byte sectors.")
+    var offset: UInt64 = 0
+
+    @Option(help: "The IV offset: the sector number the first encrypted sector has in the IV, in 512-byte sectors.")
+    var skip: UInt64 = 0
+
+    @Option(help: "The device size in 512-byte sectors (default: the rest of the image, following it as it grows).")
+    var size: UInt64?
+
+    @Flag(help: "Count IVs in sectors of --sector-size rather than of 512 bytes (as cryptsetup's --iv-large-sectors).")
+    var ivLargeSectors = false
+
+    func parameters(sectorSize: SectorSize) -> PlainImage.Parameters {
+        var parameters = PlainImage.Parameters()
+        parameters.hash = hash ?? .ripemd160
+        parameters.offset = offset
+        parameters.skip = skip
+        parameters.size = size
+        parameters.sectorSize = sectorSize
+        parameters.ivLargeSectors = ivLargeSectors
+        return parameters
+    }
+}
+
+extension PlainHash: ExpressibleByArgument {}

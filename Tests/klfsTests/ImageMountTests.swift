@@ -1,0 +1,285 @@
+import Dispatch
+import Foundation
+import Glibc
+import KLEngine
+import KLTestSupport
+import Synchronization
+import Testing
+
+/// `klfs image` for real: sectors written through the mount decrypt with
+/// OpenSSL under the key libcryptsetup derives, ext4 on a loop device over
+/// the plaintext file survives a reopen and an fsck, fstrim punches holes,
+/// concurrent writers agree with a model, and the file follows the image.
+@Suite(.serialized) struct ImageMountTests {
+    struct PlainCase: CustomStringConvertible, Sendable {
+        /// nil: the key comes from a keyfile (read from byte 5).
+        let hash: String?
+        let sectorSize: Int
+        let offset: Int
+        let skip: UInt64
+        var largeSectors = false
+        var description: String {
+            "\(hash ?? "keyfile") sector \(sectorSize) offset \(offset) skip \(skip)\(largeSectors ? " iv-large-sectors" : "")"
+        }
+    }
+
+    static let plainCases = [PlainCase(hash: nil, sectorSize: 512, offset: 0, skip: 0),
+                             PlainCase(hash: "ripemd160", sectorSize: 512, offset: 3, skip: 1000),
+                             PlainCase(hash: "sha256", sectorSize: 4096, offset: 16, skip: 40),
+                             PlainCase(hash: "ripemd160", sectorSize: 4096, offset: 8, skip: 64, largeSectors: true),
+                             PlainCase(hash: nil, sectorSize: 4096, offset: 8, skip: 9)]
+
+    /// Unaligned writes through MOUNTPOINT/device; after close, each sector
+    /// of the image decrypts with OpenSSL, under cryptsetup's key and
+    /// dm-crypt's IV, to what was written.
+    @Test(arguments: plainCases)
+    func sectorsDecryptWithCryptsetupsKey(_ plainCase: PlainCase) throws {
+        let fixture = try ImageMountFixture(size: "1M")
+        defer { fixture.tearDown() }
+        let keyfileBytes = (0..<100).map { UInt8(($0 * 73 + 5) & 0xFF) }
+        let keyfile = fixture.directory + "/keyfile"
+        try Data(keyfileBytes).write(to: URL(fileURLWithPath: keyfile))
+        let key: [UInt8]
+        var arguments = ["--offset", "\(plainCase.offset)", "--skip", "\(plainCase.skip)",
+                         "--sector-size", "\(plainCase.sectorSize)"] + (plainCase.largeSectors ? ["--iv-large-sectors"] : [])
+        if let hash = plainCase.hash {
+            key = try CryptsetupPlainKey.derive(hash: hash, passphrase: Array(ImageMountFixture.passphrase.utf8))
+            arguments += ["--hash", hash]
+        } else {
+            key = try CryptsetupPlainKey.derive(hash: "plain", passphrase: Array(keyfileBytes[5...]))
+        }
+        try fixture.requireOpen(arguments, key: plainCase.hash == nil ? ["--keyfile", keyfile, "--keyfile-offset", "5"] : nil)
+        let model = try writeRandomly(fixture.device, seed: 3)
+        fixture.close()
+        #expect(!fixture.isMounted)
+        let decrypted = try decryptPlainImage(fixture.image, key: key, offset: plainCase.offset, skip: plainCase.skip,
+                                              sectorSize: plainCase.sectorSize, largeSectors: plainCase.largeSectors)
+        #expect(decrypted == model)
+    }
+
+    /// Fills the device, then 100 unaligned writes; reads it back through
+    /// the mount, fsyncs, and returns the model of its contents.
+    private func writeRandomly(_ path: String, seed: UInt64) throws -> [UInt8] {
+        let fd = open(path, O_RDWR)
+        try #require(fd >= 0, "open \(path): \(String(cString: strerror(errno)))")
+        defer { Glibc.close(fd) }
+        var generator = SeededGenerator(seed: seed)
+        var st = stat()
+        fstat(fd, &st)
+        var model = (0..<Int(st.st_size)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        #expect(model.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) } == model.count)
+        for _ in 0..<100 {
+            let start = Int.random(in: 0..<model.count - 1, using: &generator)
+            let data = (0..<Int.random(in: 1...min(10_000, model.count - start), using: &generator))
+                .map { _ in UInt8.random(in: 0...255, using: &generator) }
+            #expect(data.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(start)) } == data.count)
+            model.replaceSubrange(start..<start + data.count, with: data)
+        }
+        #expect(fsync(fd) == 0)
+        var back = [UInt8](repeating: 0, count: model.count)
+        #expect(back.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) } == model.count)
+        #expect(back == model)
+        return model
+    }
+
+    /// losetup, mkfs.ext4, a tree written and unmounted, the image closed
+    /// and opened again: fsck.ext4 -fn finds nothing and the tree is the
+    /// same. Deleting a large file and fstrim then frees image blocks.
+    @Test func ext4OnALoopDeviceSurvivesAReopen() throws {
+        let fixture = try ImageMountFixture(size: "64M")
+        defer { fixture.tearDown() }
+        try fixture.requireOpen()
+        var loop = try fixture.attachLoop()
+        let mkfs = try fixture.tool("/usr/sbin/mkfs.ext4", ["-q", "-F", loop])
+        try #require(mkfs.status == 0, "mkfs.ext4: \(mkfs.standardError)")
+        var target = try fixture.mountExt4(loop)
+        let tree = try writeTree(under: target)
+        try fixture.unmountExt4(target)
+        fixture.detachLoops()
+        fixture.close()
+        try #require(!fixture.isMounted)
+
+        try fixture.requireOpen()
+        loop = try fixture.attachLoop()
+        let fsck = try fixture.tool("/usr/sbin/fsck.ext4", ["-fn", loop])
+        #expect(fsck.status == 0, "fsck.ext4 -fn: \(fsck.standardOutput) \(fsck.standardError)")
+        target = try fixture.mountExt4(loop)
+        #expect(try readTree(under: target) == tree)
+
+        try FileManager.default.removeItem(atPath: target + "/large")
+        _ = try fixture.tool("/usr/bin/sync", [])
+        let before = fixture.allocatedBytes()
+        let trim = try fixture.tool("/usr/sbin/fstrim", ["-v", target])
+        #expect(trim.status == 0, "fstrim: \(trim.standardError)")
+        #expect(fixture.allocatedBytes() < before - (6 << 20), "fstrim should punch the 8 MiB file's blocks out of the image")
+    }
+
+    /// 120 files in nested directories and one 8 MiB file.
+    private func writeTree(under root: String) throws -> [String: Data] {
+        var generator = SeededGenerator(seed: 11)
+        var tree: [String: Data] = [:]
+        for index in 0..<120 {
+            let relative = "d\(index % 7)/e\(index % 3)/f\(index)"
+            let bytes = (0..<Int.random(in: 0..<20_000, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            tree[relative] = Data(bytes)
+        }
+        tree["large"] = Data((0..<(8 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) })
+        for (relative, contents) in tree {
+            let url = URL(fileURLWithPath: root + "/" + relative)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try contents.write(to: url)
+        }
+        return tree
+    }
+
+    private func readTree(under root: String) throws -> [String: Data] {
+        var tree: [String: Data] = [:]
+        for relative in try FileManager.default.subpathsOfDirectory(atPath: root) where !relative.hasPrefix("lost+found") {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: root + "/" + relative, isDirectory: &isDirectory),
+               !isDirectory.boolValue { tree[relative] = try Data(contentsOf: URL(fileURLWithPath: root + "/" + relative)) }
+        }
+        return tree
+    }
+
+    /// Four threads write and read back their own 300-byte stripes (every
+    /// 4th, so neighbours share sectors) through the mount; the end state
+    /// is each stripe's last write, in the mount and in the image.
+    @Test func concurrentWritersThroughTheMountMatchTheModel() throws {
+        let fixture = try ImageMountFixture(size: "1M")
+        defer { fixture.tearDown() }
+        try fixture.requireOpen()
+        let fd = open(fixture.device, O_RDWR)
+        try #require(fd >= 0)
+        defer { Glibc.close(fd) }
+        let stripe = 300, threads = 4, stripes = (1 << 20) / 300 / 4 * 4
+        let models = Mutex<[Int: [UInt8]]>([:])
+        let failures = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: threads) { thread in
+            var generator = SeededGenerator(seed: UInt64(thread) + 40)
+            var owned: [Int: [UInt8]] = [:]
+            for _ in 0..<300 {
+                let index = Int.random(in: 0..<stripes / threads, using: &generator) * threads + thread
+                let data = (0..<stripe).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                var back = [UInt8](repeating: 0, count: stripe)
+                let wrote = data.withUnsafeBytes { pwrite(fd, $0.baseAddress, stripe, off_t(index * stripe)) }
+                let read = back.withUnsafeMutableBytes { pread(fd, $0.baseAddress, stripe, off_t(index * stripe)) }
+                if wrote != stripe || read != stripe || back != data { failures.add(1, ordering: .relaxed) }
+                owned[index] = data
+            }
+            models.withLock { $0.merge(owned) { first, _ in first } }
+        }
+        #expect(failures.load(ordering: .relaxed) == 0)
+        var contents = [UInt8](repeating: 0, count: 1 << 20)
+        #expect(contents.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) } == contents.count)
+        for (index, data) in models.withLock({ $0 }) {
+            #expect(Array(contents[index * stripe..<(index + 1) * stripe]) == data, "stripe \(index)")
+        }
+        let key = try CryptsetupPlainKey.derive(hash: "ripemd160", passphrase: Array(ImageMountFixture.passphrase.utf8))
+        let decrypted = try decryptPlainImage(fixture.image, key: key, offset: 0, skip: 0, sectorSize: 512)
+        for (index, data) in models.withLock({ $0 }) {
+            #expect(Array(decrypted[index * stripe..<(index + 1) * stripe]) == data, "image stripe \(index)")
+        }
+    }
+
+    /// Growing the image grows the plaintext file; truncating the
+    /// plaintext file resizes the image; a fixed --size refuses.
+    @Test func thePlaintextFileFollowsTheImage() throws {
+        let fixture = try ImageMountFixture(size: "1M")
+        defer { fixture.tearDown() }
+        try fixture.requireOpen(["--offset", "8"])
+        #expect(fileSize(fixture.device) == (1 << 20) - 4096)
+        #expect(truncate(fixture.image, 4 << 20) == 0)
+        usleep(1_200_000)  // the kernel caches attributes for a second
+        #expect(fileSize(fixture.device) == (4 << 20) - 4096)
+        #expect(truncate(fixture.device, 2 << 20) == 0)
+        #expect(fileSize(fixture.image) == (2 << 20) + 4096)
+        #expect(truncate(fixture.device, 1000) == -1 && errno == EINVAL)
+        fixture.close()
+        try fixture.requireOpen(["--size", "100"])
+        #expect(fileSize(fixture.device) == 100 * 512)
+        #expect(truncate(fixture.device, 200 * 512) == -1 && errno == EINVAL)
+    }
+
+    private func fileSize(_ path: String) -> Int {
+        var st = stat()
+        return stat(path, &st) == 0 ? Int(st.st_size) : -1
+    }
+
+    /// status shows the image mount; lock makes reads fail with
+    /// EKEYREVOKED, resume with the passphrase brings them back.
+    @Test func statusLockAndResumeWorkOnImageMounts() throws {
+        let fixture = try ImageMountFixture(size: "1M")
+        defer { fixture.tearDown() }
+        try fixture.requireOpen()
+        let status = try runKLFS(["status", "--json", fixture.mountPoint])
+        #expect(status.status == 0, "\(status.standardError)")
+        let report = try JSONSerialization.jsonObject(with: Data(status.standardOutput.utf8)) as? [String: Any]
+        #expect(report?["mode"] as? String == "image")
+        #expect(report?["engine"] as? String == "keylocker-soft")
+        #expect(report?["cipherDir"] as? String == fixture.image)
+        let written = [UInt8](repeating: 0x42, count: 4096)
+        // O_DIRECT (behind _GNU_SOURCE, so by value: x86-64's 0o40000), so
+        // that the read after lock reaches the daemon, not the page cache.
+        let fd = open(fixture.device, O_RDWR | 0o40000)
+        try #require(fd >= 0)
+        defer { Glibc.close(fd) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
+        defer { buffer.deallocate() }
+        buffer.copyBytes(from: written)
+        #expect(pwrite(fd, buffer.baseAddress, 4096, 0) == 4096)
+        #expect(try runKLFS(["lock", fixture.mountPoint]).status == 0)
+        #expect(pread(fd, buffer.baseAddress, 4096, 0) == -1 && errno == EKEYREVOKED)
+        let resume = try runKLFS(["resume", fixture.mountPoint, "--passfile", fixture.passfile])
+        #expect(resume.status == 0, "\(resume.standardError)")
+        #expect(pread(fd, buffer.baseAddress, 4096, 0) == 4096)
+        #expect(Array(buffer) == written)
+    }
+
+    /// -o ro: reads work, writes and discards fail with EROFS, and the
+    /// image is untouched.
+    @Test func readOnlyMountsRefuseChanges() throws {
+        let fixture = try ImageMountFixture(size: "1M")
+        defer { fixture.tearDown() }
+        try fixture.requireOpen()
+        let model = try writeRandomly(fixture.device, seed: 5)
+        fixture.close()
+        let before = try Data(contentsOf: URL(fileURLWithPath: fixture.image))
+        try fixture.requireOpen(["-o", "ro"])
+        #expect(open(fixture.device, O_WRONLY) == -1 && errno == EROFS)
+        let fd = open(fixture.device, O_RDONLY)
+        try #require(fd >= 0)
+        defer { Glibc.close(fd) }
+        var back = [UInt8](repeating: 0, count: model.count)
+        #expect(back.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) } == model.count)
+        #expect(back == model)
+        #expect(truncate(fixture.device, 4096) == -1 && errno == EROFS)
+        fixture.close()
+        #expect(try Data(contentsOf: URL(fileURLWithPath: fixture.image)) == before)
+    }
+
+    /// Each failure has its documented exit code and message.
+    @Test func failuresHaveTheirExitCodes() throws {
+        let fixture = try ImageMountFixture(size: "1M")
+        defer { fixture.tearDown() }
+        let luks = try runKLFS(["image", "open", fixture.image, fixture.mountPoint, "--passfile", fixture.passfile])
+        #expect(luks.status == 52 && luks.standardError.contains("luks2 is not built yet"))
+        let missing = try runKLFS(["image", "open", fixture.directory + "/none", fixture.mountPoint, "--type", "plain",
+                                   "--passfile", fixture.passfile, "-f"])
+        #expect(missing.status == 50 && missing.standardError.contains("does not exist"), "\(missing.standardError)")
+        try fixture.requireOpen()
+        let data: [UInt8] = [1, 2, 3]
+        let fd = open(fixture.device, O_WRONLY)
+        #expect(data.withUnsafeBytes { pwrite(fd, $0.baseAddress, 3, 0) } == 3)
+        Glibc.close(fd)
+        fixture.close()
+        let again = try runKLFS(["image", "format", fixture.image, "--type", "plain", "--size", "1M"])
+        #expect(again.status == 51 && again.standardError.contains("--force"))
+        #expect(try runKLFS(["image", "format", fixture.image, "--type", "plain", "--size", "2M", "--force"]).status == 0)
+        #expect(fixture.allocatedBytes() == 0)
+        let hash = try runKLFS(["image", "open", fixture.image, fixture.mountPoint, "--type", "plain", "--hash", "md5"])
+        #expect(hash.status == 64)
+        let dump = try runKLFS(["image", "dump", fixture.image])
+        #expect(dump.status == 0 && dump.standardOutput.contains("no LUKS header"))
+    }
+}
