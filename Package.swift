@@ -34,10 +34,17 @@ let package = Package(
         // libsodium: Argon2id and the AEAD that wraps the master key.
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium",
                        providers: [.apt(["libsodium-dev"])]),
+        // libargon2 (the reference Argon2): LUKS2 keyslots use argon2i and
+        // argon2id with several lanes, which libsodium cannot compute.
+        .systemLibrary(name: "CArgon2", pkgConfig: "libargon2",
+                       providers: [.apt(["libargon2-dev"])]),
         // The volume: klfs.conf, the key lifecycle, backing files and sectors.
+        // LUKS2 (Sources/KLBlock/LUKS2) also uses libcrypto, for PBKDF2, the
+        // SHA digests and the AES-XTS of the keyslot areas: key derivation
+        // and header metadata only, never the data path.
         .target(
             name: "KLBlock",
-            dependencies: ["KLEngine", "CSodium"]
+            dependencies: ["KLEngine", "CSodium", "COpenSSL", "CArgon2"]
         ),
         .executableTarget(
             name: "klfs",
