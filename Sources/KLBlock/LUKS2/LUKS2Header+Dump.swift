@@ -21,7 +21,10 @@ extension LUKS2Header {
         lines += ["", "Data segments:"]
         for segment in metadata.segments.values.sorted(by: { $0.id < $1.id }) { lines += segment.dumpLines }
         lines += ["", "Keyslots:"]
-        for keyslot in metadata.keyslots.values.sorted(by: { $0.id < $1.id }) { lines += keyslot.dumpLines }
+        for keyslot in metadata.keyslots.values.sorted(by: { $0.id < $1.id }) {
+            let digest = metadata.digests.values.sorted(by: { $0.id < $1.id }).first { $0.keyslots.contains(keyslot.id) }
+            lines += keyslot.dumpLines(digest: digest?.id)
+        }
         lines.append("Tokens:")
         for token in metadata.tokens.values.sorted(by: { $0.id < $1.id }) {
             lines += ["  \(token.id): \(token.type)", "\tKeyslot:    \(token.keyslots.map(String.init).joined(separator: " "))"]
@@ -63,7 +66,7 @@ extension LUKS2Segment {
 }
 
 extension LUKS2Keyslot {
-    var dumpLines: [String] {
+    func dumpLines(digest: Int?) -> [String] {
         let priorityName = [Priority.ignore: "ignored", .normal: "normal", .high: "high"][priority]!
         var lines = ["  \(id): \(type)", "\tKey:        \(keySize * 8) bits", "\tPriority:   \(priorityName)"]
         if let area, let encryption = area.encryption {
@@ -85,6 +88,7 @@ extension LUKS2Keyslot {
             lines += ["\tAF stripes: \(af.stripes)", "\tAF hash:    \(af.hash)"]
         }
         if let area { lines += ["\tArea offset:\(area.offset) [bytes]", "\tArea length:\(area.size) [bytes]"] }
+        if let digest { lines.append("\tDigest ID:  \(digest)") }
         return lines
     }
 }

@@ -32,6 +32,12 @@ extension LUKS2Metadata {
         if let integrity = segment.integrity { throw .integrityUnsupported(integrity) }
         guard segment.encryption == Self.supportedCipher else { throw .unsupportedCipher(segment.encryption) }
         guard Self.supportedSectorSizes.contains(segment.sectorSize) else { throw .unsupportedSectorSize(segment.sectorSize) }
+        guard segment.ivTweak % UInt64(segment.sectorSize / 512) == 0 else {
+            throw .unsupportedSegments("iv_tweak \(segment.ivTweak) is not a whole number of \(segment.sectorSize)-byte sectors")
+        }
+        guard segment.offset % UInt64(segment.sectorSize) == 0 else {
+            throw .unsupportedSegments("offset \(segment.offset) is not a whole number of \(segment.sectorSize)-byte sectors")
+        }
         guard segment.flags.isEmpty else {
             throw .unsupportedSegments("segment \(segment.id) has flags \(segment.flags.joined(separator: ", "))")
         }
