@@ -122,4 +122,21 @@ struct LUKS2KeyslotTests {
             #expect(try Cryptsetup.acceptsPassphrase(scratch.image, keyFile: scratch.keyFile(passphrase), keyslot: slot))
         }
     }
+
+    /// cryptsetup's priorities: "ignore" is tried only when named, "high" first.
+    @Test func priorityIgnoreIsTriedOnlyWhenNamed() throws {
+        let scratch = LUKS2Scratch()
+        _ = try formatted(scratch)
+        try Cryptsetup.succeed(["luksAddKey", "--batch-mode", "--key-file", scratch.keyFile("first")] + Cryptsetup.fastPBKDF2
+            + [scratch.image, scratch.keyFile("first")])
+        try Cryptsetup.succeed(["config", "--priority", "ignore", "--key-slot", "0", scratch.image])
+        let file = try scratch.open()
+        var header = try LUKS2Header.read(from: file)
+        #expect(header.metadata.keyslots[0]?.priority == .ignore)
+        #expect(try header.unlock(passphrase: secret("first"), in: file).keyslot == 1)
+        #expect(try header.unlock(passphrase: secret("first"), keyslot: 0, in: file).keyslot == 0)
+        try Cryptsetup.succeed(["config", "--priority", "prefer", "--key-slot", "0", scratch.image])
+        header = try LUKS2Header.read(from: file)
+        #expect(try header.unlock(passphrase: secret("first"), in: file).keyslot == 0)
+    }
 }
