@@ -119,4 +119,26 @@ struct LUKS2UnsupportedTests {
         try edit(scratch) { $0.set(["keyslots", "0", "kdf"], to: .object(["type": .string("scrypt")])) }
         #expect(try unlockError(scratch, dumpShows: "PBKDF:      scrypt") == .unsupportedKDF("scrypt"))
     }
+
+    /// Hostile values are refused before they cost anything.
+    @Test func hostileKeyslotValuesAreRefused() throws {
+        let scratch = LUKS2Scratch()
+        try image(scratch)
+        try edit(scratch) { $0.set(["keyslots", "0", "area", "offset"], to: .string("16777000")) }
+        #expect(try unlockError(scratch, dumpShows: "Area offset:16777000")
+            == .unsupportedKeyslot(id: "0", reason: "its area overlaps the data segment"))
+        try edit(scratch) { json in
+            json.set(["keyslots", "0", "area", "offset"], to: .string("32768"))
+            json.set(["keyslots", "0", "kdf"], to: LUKS2KDFParameters.argon2(.argon2id, time: 4, memoryKiB: 8 << 20, threads: 4,
+                                                                             salt: [UInt8](repeating: 1, count: 32)).json)
+        }
+        #expect(try unlockError(scratch, dumpShows: "Memory:     8388608")
+            == .kdfFailed("argon2id time 4, memory 8388608 KiB, 4 threads out of range"))
+        let file = try scratch.open(writable: true)
+        let header = try LUKS2Header.read(from: file)
+        var json = header.json
+        json.set(["keyslots", "0", "af", "stripes"], to: .integer(1 << 40))
+        #expect(luks2Error { _ = try header.replaced(by: json, in: file) }
+            == .metadataInvalid("metadata.keyslots.0.af.stripes is missing or not an integer from 0 to 2^32-1"))
+    }
 }

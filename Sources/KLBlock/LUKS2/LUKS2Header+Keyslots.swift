@@ -38,6 +38,8 @@ extension LUKS2Header {
     /// stripes are gone even from a copy of the image made later. The last
     /// keyslot is kept unless `force`.
     public func removeKeyslot(_ slot: Int, force: Bool = false, in file: LUKS2ImageFile) throws(LUKS2Error) -> LUKS2Header {
+        // An image klfs cannot open is not one it may change either.
+        _ = try metadata.requireSupported()
         guard let keyslot = metadata.keyslots[slot] else { throw .keyslotNotFound(slot) }
         guard force || metadata.keyslots.count > 1 else { throw .lastKeyslot(slot) }
         var json = self.json

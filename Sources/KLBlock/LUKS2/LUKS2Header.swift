@@ -39,6 +39,11 @@ public struct LUKS2Header: Sendable {
         try read(from: LUKS2ImageFile(path: path, writable: false))
     }
 
+    /// Reads through a descriptor the caller keeps open; `path` is for messages.
+    public static func read(descriptor: Int32, path: String) throws(LUKS2Error) -> LUKS2Header {
+        try read(from: LUKS2ImageFile(descriptor: descriptor, path: path))
+    }
+
     public static func read(from file: LUKS2ImageFile) throws(LUKS2Error) -> LUKS2Header {
         let primary = try LUKS2HeaderCopy.load(from: file, at: 0, copy: .primary)
         let secondary = try findSecondary(in: file, after: primary)

@@ -93,9 +93,12 @@ struct LUKS2JSONObject {
         return try string(key)
     }
 
+    /// Every JSON number in LUKS2 (key sizes, stripes, KDF costs, sector
+    /// sizes, priorities) fits 32 bits; the bound keeps a hostile value from
+    /// overflowing the arithmetic done with it.
     func integer(_ key: String) throws(LUKS2Error) -> Int {
-        guard case .integer(let value)? = members[key], value >= 0, value <= Int64(Int.max) else {
-            throw .metadataInvalid("\(path).\(key) is missing or not a non-negative integer")
+        guard case .integer(let value)? = members[key], value >= 0, value <= Int64(UInt32.max) else {
+            throw .metadataInvalid("\(path).\(key) is missing or not an integer from 0 to 2^32-1")
         }
         return Int(value)
     }

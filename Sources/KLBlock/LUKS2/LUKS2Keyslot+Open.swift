@@ -5,9 +5,9 @@ extension LUKS2Keyslot {
     /// against a digest (a wrong passphrase gives a wrong key): the KDF
     /// gives the area key, which decrypts the area, whose stripes merge
     /// into the key. The area key and the decrypted stripes die here,
-    /// wiped; the candidate goes to the caller.
+    /// wiped; the candidate goes to the caller. Only for a keyslot that
+    /// ``LUKS2Metadata/requireSupported()`` accepted.
     func candidateKey(passphrase: SecretBytes, in file: LUKS2ImageFile) throws(LUKS2Error) -> SecretBytes {
-        try requireSupported()
         guard let kdf, let area, let areaKeySize = area.keySize, let af = antiForensic else {
             throw .unsupportedKeyslot(id: String(id), reason: "incomplete")
         }

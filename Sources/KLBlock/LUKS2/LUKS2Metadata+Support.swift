@@ -17,7 +17,7 @@ extension LUKS2Metadata {
         guard digests.values.contains(where: { $0.segments.contains(segment.id) }) else {
             throw .metadataInvalid("no digest covers segment \(segment.id)")
         }
-        for keyslot in keyslots.values.sorted(by: { $0.id < $1.id }) { try keyslot.requireSupported() }
+        for keyslot in keyslots.values.sorted(by: { $0.id < $1.id }) { try keyslot.requireSupported(dataOffset: segment.offset) }
         if let token = tokens.values.sorted(by: { $0.id < $1.id }).first(where: { !$0.keyslots.isEmpty }) {
             throw .tokenUnsupported(id: String(token.id), type: token.type)
         }
@@ -56,11 +56,15 @@ extension LUKS2Digest {
 }
 
 extension LUKS2Keyslot {
-    func requireSupported() throws(LUKS2Error) {
+    /// `dataOffset`: where the data segment starts, which no keyslot area
+    /// may reach (it would be read as key material, and overwritten when
+    /// the keyslot is removed).
+    func requireSupported(dataOffset: UInt64) throws(LUKS2Error) {
         let name = String(id)
         guard type == "luks2" else { throw .unsupportedKeyslot(id: name, reason: "type \(type)") }
         guard keySize == LUKS2Metadata.volumeKeySize else { throw .unsupportedKeySize(bits: keySize * 8) }
-        guard let af = antiForensic, af.type == "luks1", af.stripes >= 1 else {
+        // cryptsetup writes 4000 stripes; the cap keeps a hostile count from overflowing sizes.
+        guard let af = antiForensic, af.type == "luks1", (1...(1 << 20)).contains(af.stripes) else {
             throw .unsupportedKeyslot(id: name, reason: "anti-forensic splitter \(antiForensic?.type ?? "missing")")
         }
         _ = try LUKS2Hash(named: af.hash)
@@ -73,6 +77,9 @@ extension LUKS2Keyslot {
         }
         guard area.size >= UInt64(LUKS2AFSplitter.splitSize(keySize: keySize, stripes: af.stripes)) else {
             throw .unsupportedKeyslot(id: name, reason: "area of \(area.size) bytes is smaller than its \(af.stripes) stripes")
+        }
+        guard area.size <= dataOffset, area.offset <= dataOffset - area.size else {
+            throw .unsupportedKeyslot(id: name, reason: "its area overlaps the data segment")
         }
         switch kdf {
         case .pbkdf2(let hash, _, _)?: _ = try LUKS2Hash(named: hash)
