@@ -139,4 +139,21 @@ struct LUKS2KeyslotTests {
         header = try LUKS2Header.read(from: file)
         #expect(try header.unlock(passphrase: secret("first"), in: file).keyslot == 0)
     }
+
+    /// A change based on a header cryptsetup has since rewritten is refused
+    /// instead of undoing cryptsetup's change.
+    @Test func aChangeBasedOnAnOutdatedHeaderIsRefused() throws {
+        let scratch = LUKS2Scratch()
+        _ = try formatted(scratch)
+        let file = try scratch.open(writable: true)
+        let outdated = try LUKS2Header.read(from: file)
+        try Cryptsetup.succeed(["luksAddKey", "--batch-mode", "--key-file", scratch.keyFile("first")] + Cryptsetup.fastPBKDF2
+            + [scratch.image, scratch.keyFile("theirs")])
+        let now = try LUKS2Header.read(from: file).sequenceID
+        #expect(luks2Error { _ = try outdated.addKeyslot(passphrase: secret("ours"), authority: .passphrase(secret("first")),
+                                                         kdf: fastLUKS2KDF, in: file) }
+            == .headerChanged(read: outdated.sequenceID, now: now))
+        #expect(luks2Error { _ = try outdated.removeKeyslot(0, in: file) } == .headerChanged(read: outdated.sequenceID, now: now))
+        #expect(try Cryptsetup.acceptsPassphrase(scratch.image, keyFile: scratch.keyFile("theirs")))
+    }
 }

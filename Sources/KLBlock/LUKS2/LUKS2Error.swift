@@ -52,6 +52,9 @@ public enum LUKS2Error: Error, Equatable, Sendable, CustomStringConvertible {
     case noFreeKeyslot
     /// The keyslots area has no gap large enough for another keyslot.
     case keyslotsAreaFull(needed: Int)
+    /// The image's header is no longer the version a change was based on
+    /// (another process changed it); read it again and retry.
+    case headerChanged(read: UInt64, now: UInt64)
     /// format refuses to overwrite an existing file.
     case imageExists(path: String)
     /// The KDF parameters are out of range (or libargon2 / libcrypto failed).
@@ -109,6 +112,8 @@ public enum LUKS2Error: Error, Equatable, Sendable, CustomStringConvertible {
             return "all \(LUKS2Limits.keyslotCount) keyslots are in use"
         case .keyslotsAreaFull(let needed):
             return "the keyslots area has no free \(needed)-byte gap for another keyslot"
+        case .headerChanged(let read, let now):
+            return "the LUKS2 header changed while klfs was using it (seqid \(read), now \(now)); nothing was written, try again"
         case .imageExists(let path):
             return "\(path) already exists; format makes a new image only"
         case .kdfFailed(let why):

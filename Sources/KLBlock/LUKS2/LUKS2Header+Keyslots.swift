@@ -11,26 +11,30 @@ public enum LUKS2KeyslotAuthority: Sendable {
 extension LUKS2Header {
     /// Adds a keyslot for `newPassphrase` (luksAddKey): the area is written
     /// and synced first, then both header copies, so a crash leaves either
-    /// the old header or the new one. Returns the new header and the
-    /// keyslot number (the lowest free one unless `keyslot` names one).
+    /// the old header or the new one. Returns the new header and the keyslot
+    /// number (the lowest free one unless `keyslot` names one). Refused
+    /// (``LUKS2Error/headerChanged``) if the image no longer holds this
+    /// header version.
     public func addKeyslot(passphrase newPassphrase: SecretBytes, authority: LUKS2KeyslotAuthority,
                            kdf: LUKS2KeyslotKDF, keyslot requested: Int? = nil,
                            in file: LUKS2ImageFile) throws(LUKS2Error) -> (header: LUKS2Header, keyslot: Int) {
-        let segment = try metadata.requireSupported()
-        let volumeKey = try volumeKey(from: authority, in: file)
-        // A key opened here from a passphrase dies with this call.
-        defer { if case .passphrase = authority { volumeKey.wipe() } }
-        let slot = try freeKeyslot(requested)
-        let areaOffset = try freeAreaOffset(size: LUKS2Layout.keyslotAreaSize(keySize: volumeKey.count))
-        let keyslotJSON = try LUKS2Keyslot.create(volumeKey: volumeKey, passphrase: newPassphrase, kdf: kdf,
-                                                  areaOffset: areaOffset, in: file)
-        var json = self.json
-        json.set(["keyslots", String(slot)], to: keyslotJSON)
-        guard let digest = metadata.digests.values.first(where: { $0.segments.contains(segment.id) }) else {
-            throw .metadataInvalid("no digest covers segment \(segment.id)")
+        try changing(in: file) { () throws(LUKS2Error) in
+            let segment = try metadata.requireSupported()
+            let volumeKey = try volumeKey(from: authority, in: file)
+            // A key opened here from a passphrase dies with this call.
+            defer { if case .passphrase = authority { volumeKey.wipe() } }
+            let slot = try freeKeyslot(requested)
+            let areaOffset = try freeAreaOffset(size: LUKS2Layout.keyslotAreaSize(keySize: volumeKey.count))
+            let keyslotJSON = try LUKS2Keyslot.create(volumeKey: volumeKey, passphrase: newPassphrase, kdf: kdf,
+                                                      areaOffset: areaOffset, in: file)
+            var json = self.json
+            json.set(["keyslots", String(slot)], to: keyslotJSON)
+            guard let digest = metadata.digests.values.first(where: { $0.segments.contains(segment.id) }) else {
+                throw .metadataInvalid("no digest covers segment \(segment.id)")
+            }
+            json.editStrings(["digests", String(digest.id), "keyslots"]) { $0.append(String(slot)) }
+            return (try replaced(by: json, in: file), slot)
         }
-        json.editStrings(["digests", String(digest.id), "keyslots"]) { $0.append(String(slot)) }
-        return (try replaced(by: json, in: file), slot)
     }
 
     /// Removes a keyslot (luksKillSlot): the header without it is written
@@ -38,21 +42,23 @@ extension LUKS2Header {
     /// stripes are gone even from a copy of the image made later. The last
     /// keyslot is kept unless `force`.
     public func removeKeyslot(_ slot: Int, force: Bool = false, in file: LUKS2ImageFile) throws(LUKS2Error) -> LUKS2Header {
-        // An image klfs cannot open is not one it may change either.
-        _ = try metadata.requireSupported()
-        guard let keyslot = metadata.keyslots[slot] else { throw .keyslotNotFound(slot) }
-        guard force || metadata.keyslots.count > 1 else { throw .lastKeyslot(slot) }
-        var json = self.json
-        json.set(["keyslots", String(slot)], to: nil)
-        for digest in metadata.digests.values { json.editStrings(["digests", String(digest.id), "keyslots"]) { $0.removeAll { $0 == String(slot) } } }
-        for token in metadata.tokens.values { json.editStrings(["tokens", String(token.id), "keyslots"]) { $0.removeAll { $0 == String(slot) } } }
-        let header = try replaced(by: json, in: file)
-        if let area = keyslot.area {
-            let noise = try secretCall { () throws(EngineError) in try SecretBytes.random(count: Int(area.size)) }
-            try noise.withUnsafeBytes { (bytes) throws(LUKS2Error) in try file.write(bytes, at: Int(area.offset)) }
-            try file.sync()
+        try changing(in: file) { () throws(LUKS2Error) in
+            // An image klfs cannot open is not one it may change either.
+            _ = try metadata.requireSupported()
+            guard let keyslot = metadata.keyslots[slot] else { throw .keyslotNotFound(slot) }
+            guard force || metadata.keyslots.count > 1 else { throw .lastKeyslot(slot) }
+            var json = self.json
+            json.set(["keyslots", String(slot)], to: nil)
+            let unbind: (inout [String]) -> Void = { $0.removeAll { $0 == String(slot) } }
+            for digest in metadata.digests.values { json.editStrings(["digests", String(digest.id), "keyslots"], unbind) }
+            for token in metadata.tokens.values { json.editStrings(["tokens", String(token.id), "keyslots"], unbind) }
+            let header = try replaced(by: json, in: file)
+            if let area = keyslot.area {
+                try file.write(publicRandomBytes(Int(area.size)), at: Int(area.offset))
+                try file.sync()
+            }
+            return header
         }
-        return header
     }
 
     /// The volume key the authority proves, checked against the digest.

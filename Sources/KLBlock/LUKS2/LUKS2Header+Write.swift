@@ -11,6 +11,20 @@ extension LUKS2Header {
         Identity(headerSize: headerSize, uuid: uuid, label: label, subsystem: subsystem)
     }
 
+    /// Runs a metadata change under an exclusive lock on the image, once
+    /// the image is seen to still hold this header version: a change based
+    /// on a header another process (cryptsetup, say) has since rewritten
+    /// would undo that process's change.
+    func changing<R>(in file: LUKS2ImageFile, _ body: () throws(LUKS2Error) -> R) throws(LUKS2Error) -> R {
+        try file.withExclusiveLock { () throws(LUKS2Error) in
+            let current = try LUKS2Header.read(from: file)
+            guard current.sequenceID == sequenceID, current.json == json else {
+                throw .headerChanged(read: sequenceID, now: current.sequenceID)
+            }
+            return try body()
+        }
+    }
+
     /// Writes `json` as the next version of this header (sequence id + 1).
     func replaced(by json: LUKS2JSON, in file: LUKS2ImageFile) throws(LUKS2Error) -> LUKS2Header {
         try Self.write(json: json, identity: identity, sequenceID: sequenceID + 1, to: file)

@@ -80,6 +80,16 @@ public final class LUKS2ImageFile {
         guard fsync(descriptor) == 0 else { throw .io(path: path, operation: "fsync", errno: errno) }
     }
 
+    /// Runs `body` holding flock(LOCK_EX) on the image, so that two klfs
+    /// processes changing the same header take turns.
+    func withExclusiveLock<R>(_ body: () throws(LUKS2Error) -> R) throws(LUKS2Error) -> R {
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw .io(path: path, operation: "lock", errno: errno) }
+        }
+        defer { flock(descriptor, LOCK_UN) }
+        return try body()
+    }
+
     func setSize(_ size: Int) throws(LUKS2Error) {
         guard ftruncate(descriptor, off_t(size)) == 0 else { throw .io(path: path, operation: "resize", errno: errno) }
     }
