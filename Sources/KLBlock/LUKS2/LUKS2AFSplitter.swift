@@ -21,10 +21,24 @@ enum LUKS2AFSplitter {
     /// The split material of `key`, in secret memory owned by the caller.
     static func split(_ key: SecretBytes, stripes: Int, hash: LUKS2Hash) throws(LUKS2Error) -> SecretBytes {
         let size = key.count
-        let material = try secretCall { () throws(EngineError) in try SecretBytes.random(count: splitSize(keySize: size, stripes: stripes)) }
+        let materialSize = splitSize(keySize: size, stripes: stripes)
+        let material = try secretCall { () throws(EngineError) in try SecretBytes.random(count: materialSize) }
         // d dies at the end of the split.
         let d = try secretCall { () throws(EngineError) in try SecretBytes(count: size) }
         defer { d.wipe() }
+        do {
+            try fill(material, splitting: key, stripes: stripes, accumulator: d, hash: hash)
+        } catch {
+            material.wipe()
+            throw error
+        }
+        return material
+    }
+
+    /// Random stripes are already in `material`; computes the last one.
+    private static func fill(_ material: SecretBytes, splitting key: SecretBytes, stripes: Int,
+                             accumulator d: SecretBytes, hash: LUKS2Hash) throws(LUKS2Error) {
+        let size = key.count
         try material.withUnsafeMutableBytes { (stripesBuffer) throws(LUKS2Error) in
             try d.withUnsafeMutableBytes { (dBuffer) throws(LUKS2Error) in
                 try accumulate(stripesBuffer, count: stripes - 1, size: size, into: dBuffer, hash: hash)
@@ -36,7 +50,6 @@ enum LUKS2AFSplitter {
                 for i in stripes * size..<stripesBuffer.count { stripesBuffer[i] = 0 }
             }
         }
-        return material
     }
 
     /// The key merged back from `material`, in secret memory owned by the caller.

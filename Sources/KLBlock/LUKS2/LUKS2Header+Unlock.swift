@@ -22,7 +22,10 @@ extension LUKS2Header {
         for slot in candidates {
             guard let digest = digest(binding: slot.id, to: segment.id) else { continue }
             let key = try slot.candidateKey(passphrase: passphrase, in: file)
-            if try digest.matches(key) { return LUKS2UnlockedKey(volumeKey: key, keyslot: slot.id) }
+            let matches: Bool
+            do { matches = try digest.matches(key) } catch { key.wipe(); throw error }
+            if matches { return LUKS2UnlockedKey(volumeKey: key, keyslot: slot.id) }
+            // A wrong candidate dies here.
             key.wipe()
         }
         throw .wrongPassphrase
