@@ -16,13 +16,19 @@ struct LUKS2CryptsetupImageTests {
     }
 
     static let cases = [
-        Case(name: "argon2id, 512-byte sectors", options: Cryptsetup.fastArgon2id + ["--sector-size", "512"], sectorSize: 512, kdf: "argon2id"),
-        Case(name: "argon2i, 4096-byte sectors", options: Cryptsetup.fastArgon2i + ["--sector-size", "4096"], sectorSize: 4096, kdf: "argon2i"),
-        Case(name: "pbkdf2-sha256, 4096-byte sectors", options: Cryptsetup.fastPBKDF2 + ["--sector-size", "4096"], sectorSize: 4096, kdf: "pbkdf2"),
-        Case(name: "pbkdf2-sha512, 512-byte sectors", options: Cryptsetup.fastPBKDF2 + ["--hash", "sha512", "--sector-size", "512"], sectorSize: 512, kdf: "pbkdf2"),
+        Case(name: "argon2id, 512-byte sectors", options: Cryptsetup.fastArgon2id + ["--sector-size", "512"],
+             sectorSize: 512, kdf: "argon2id"),
+        Case(name: "argon2i, 4096-byte sectors", options: Cryptsetup.fastArgon2i + ["--sector-size", "4096"],
+             sectorSize: 4096, kdf: "argon2i"),
+        Case(name: "pbkdf2-sha256, 4096-byte sectors", options: Cryptsetup.fastPBKDF2 + ["--sector-size", "4096"],
+             sectorSize: 4096, kdf: "pbkdf2"),
+        Case(name: "pbkdf2-sha512, 512-byte sectors",
+             options: Cryptsetup.fastPBKDF2 + ["--hash", "sha512", "--sector-size", "512"], sectorSize: 512, kdf: "pbkdf2"),
         // AF hash and digest sha1: 20-byte blocks, so diffuse ends on a partial block.
-        Case(name: "pbkdf2-sha1, AF sha1", options: Cryptsetup.fastPBKDF2 + ["--hash", "sha1"], sectorSize: 4096, kdf: "pbkdf2"),
-        Case(name: "argon2id, AF sha512", options: Cryptsetup.fastArgon2id + ["--hash", "sha512"], sectorSize: 4096, kdf: "argon2id"),
+        Case(name: "pbkdf2-sha1, AF sha1", options: Cryptsetup.fastPBKDF2 + ["--hash", "sha1"],
+             sectorSize: 4096, kdf: "pbkdf2"),
+        Case(name: "argon2id, AF sha512", options: Cryptsetup.fastArgon2id + ["--hash", "sha512"],
+             sectorSize: 4096, kdf: "argon2id"),
     ]
 
     @Test(arguments: cases)
