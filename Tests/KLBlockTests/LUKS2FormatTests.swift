@@ -38,6 +38,14 @@ struct LUKS2FormatTests {
         #expect(contents(unlocked.volumeKey) == key)
     }
 
+    @Test func dumpOfAKlfsImageShowsWhatLuksDumpShows() throws {
+        let scratch = LUKS2Scratch()
+        let formatted = try fastFormatter(sectorSize: 512).format(path: scratch.image, dataSize: 0, passphrase: secret("p"))
+        _ = try formatted.header.addKeyslot(passphrase: secret("q"), authority: .passphrase(secret("p")),
+                                            kdf: .pbkdf2(hash: "sha256", iterations: 1000), in: scratch.open(writable: true))
+        try expectDumpMatchesLuksDump(scratch.image)
+    }
+
     /// The layout is cryptsetup's default, byte for byte where it is fixed.
     @Test func layoutIsCryptsetupsDefault() throws {
         let scratch = LUKS2Scratch()
