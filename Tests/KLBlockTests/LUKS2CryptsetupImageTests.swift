@@ -29,6 +29,10 @@ struct LUKS2CryptsetupImageTests {
              sectorSize: 4096, kdf: "pbkdf2"),
         Case(name: "argon2id, AF sha512", options: Cryptsetup.fastArgon2id + ["--hash", "sha512"],
              sectorSize: 4096, kdf: "argon2id"),
+        // A 256-bit keyslot area key: the area is AES-128-XTS.
+        Case(name: "pbkdf2, keyslot area AES-128-XTS",
+             options: Cryptsetup.fastPBKDF2 + ["--keyslot-cipher", "aes-xts-plain64", "--keyslot-key-size", "256"],
+             sectorSize: 4096, kdf: "pbkdf2"),
     ]
 
     @Test(arguments: cases)

@@ -37,6 +37,12 @@ struct LUKS2UnsupportedTests {
         #expect(try unlockError(scratch, dumpShows: "cipher: aes-cbc-essiv:sha256") == .unsupportedCipher("aes-cbc-essiv:sha256"))
     }
 
+    @Test func anotherKeyslotAreaCipherIsRefused() throws {
+        let scratch = LUKS2Scratch()
+        try image(scratch, ["--keyslot-cipher", "aes-cbc-essiv:sha256", "--keyslot-key-size", "256"])
+        #expect(try unlockError(scratch, dumpShows: "Cipher:     aes-cbc-essiv:sha256") == .unsupportedCipher("aes-cbc-essiv:sha256"))
+    }
+
     @Test func a256BitXTSKeyIsRefused() throws {
         let scratch = LUKS2Scratch()
         try image(scratch, ["--cipher", "aes-xts-plain64", "--key-size", "256"])
