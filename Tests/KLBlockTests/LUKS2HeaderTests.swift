@@ -85,6 +85,16 @@ struct LUKS2HeaderTests {
         #expect(try Cryptsetup.acceptsPassphrase(scratch.image, keyFile: scratch.keyFile("new")))
     }
 
+    /// A damaged version field in one copy is a corrupt copy, not another
+    /// LUKS version, while the other copy is valid.
+    @Test func aBadVersionInOneCopyOpensFromTheOther() throws {
+        let scratch = LUKS2Scratch()
+        _ = try cryptsetupImage(scratch)
+        try flipByte(scratch, at: 7)
+        let header = try scratch.header()
+        #expect(header.primary == .corrupt("version 3") && header.secondary == .valid)
+    }
+
     @Test func notLUKSAndLUKS1AreRefused() throws {
         let scratch = LUKS2Scratch()
         try makeFile(scratch.image, size: 1 << 20)

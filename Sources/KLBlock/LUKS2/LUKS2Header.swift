@@ -47,7 +47,6 @@ public struct LUKS2Header: Sendable {
     public static func read(from file: LUKS2ImageFile) throws(LUKS2Error) -> LUKS2Header {
         let primary = try LUKS2HeaderCopy.load(from: file, at: 0, copy: .primary)
         let secondary = try findSecondary(in: file, after: primary)
-        for case .failure(.version(let version)) in [primary, secondary] { throw .unsupportedVersion(version) }
         switch (primary, secondary) {
         case (.success(let a), .success(let b)):
             return choose(a, b)
@@ -57,6 +56,9 @@ public struct LUKS2Header: Sendable {
             return LUKS2Header(in: b, primary: .corrupt(problem.text), secondary: .valid)
         case (.failure(.noMagic), .failure(.noMagic)):
             throw .notLUKS(path: file.path)
+        case (.failure(.version(let version)), .failure), (.failure, .failure(.version(let version))):
+            // LUKS1, or a future version: not a damaged LUKS2 header.
+            throw .unsupportedVersion(version)
         case (.failure(let a), .failure(let b)):
             throw .headerCorrupt(primary: a.text, secondary: b.text)
         }
