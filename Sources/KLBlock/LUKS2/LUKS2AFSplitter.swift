@@ -29,6 +29,7 @@ enum LUKS2AFSplitter {
         do {
             try fill(material, splitting: key, stripes: stripes, accumulator: d, hash: hash)
         } catch {
+            // Half-made material dies here; on success the caller owns it.
             material.wipe()
             throw error
         }
@@ -64,6 +65,7 @@ enum LUKS2AFSplitter {
                 }
             }
         } catch {
+            // A half-merged key dies here; on success the caller owns it.
             key.wipe()
             throw error
         }

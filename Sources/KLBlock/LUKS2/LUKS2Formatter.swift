@@ -52,6 +52,7 @@ public struct LUKS2Formatter: Sendable {
             return (header, volumeKey)
         } catch {
             unlink(path)
+            // A volume key made here dies with the failed format; a given one is the caller's.
             if given == nil { volumeKey.wipe() }
             throw error
         }

@@ -23,7 +23,11 @@ extension LUKS2Header {
             guard let digest = digest(binding: slot.id, to: segment.id) else { continue }
             let key = try slot.candidateKey(passphrase: passphrase, in: file)
             let matches: Bool
-            do { matches = try digest.matches(key) } catch { key.wipe(); throw error }
+            do { matches = try digest.matches(key) } catch {
+                // The candidate dies with the failed check.
+                key.wipe()
+                throw error
+            }
             if matches { return LUKS2UnlockedKey(volumeKey: key, keyslot: slot.id) }
             // A wrong candidate dies here.
             key.wipe()

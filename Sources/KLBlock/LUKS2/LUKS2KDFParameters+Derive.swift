@@ -17,6 +17,7 @@ extension LUKS2KDFParameters {
                 try key.withUnsafeMutableBytes { (output) throws(LUKS2Error) in try derive(password, into: output) }
             }
         } catch {
+            // A partly derived key dies here; on success the caller owns it.
             key.wipe()
             throw error
         }

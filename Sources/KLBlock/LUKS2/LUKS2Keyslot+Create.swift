@@ -11,6 +11,7 @@ extension LUKS2Keyslot {
                        areaOffset: Int, in file: LUKS2ImageFile) throws(LUKS2Error) -> LUKS2JSON {
         let parameters = kdf.parameters(salt: publicRandomBytes(LUKS2Layout.saltSize))
         let areaKey = try parameters.deriveKey(passphrase: passphrase, size: LUKS2Layout.areaKeySize)
+        // The area key dies when the area is written.
         defer { areaKey.wipe() }
         let afHash = try LUKS2Hash(named: LUKS2Layout.afHash)
         // The split material is key material until encrypted: wiped here.

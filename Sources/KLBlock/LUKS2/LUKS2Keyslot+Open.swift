@@ -15,6 +15,7 @@ extension LUKS2Keyslot {
         var encrypted = try file.read(count: size, at: Int(area.offset))
         guard encrypted.count == size else { throw .unsupportedKeyslot(id: String(id), reason: "area beyond the end of the image") }
         let areaKey = try kdf.deriveKey(passphrase: passphrase, size: areaKeySize)
+        // The area key and the decrypted stripes die with this call.
         defer { areaKey.wipe() }
         let material = try secretCall { () throws(EngineError) in try SecretBytes(count: size) }
         defer { material.wipe() }
