@@ -35,15 +35,20 @@ let package = Package(
         // libsodium: Argon2id and the AEAD that wraps the master key.
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium",
                        providers: [.apt(["libsodium-dev"])]),
+        // libargon2 (the reference Argon2): LUKS2 keyslots use argon2i and
+        // argon2id with several lanes, which libsodium cannot compute.
+        .systemLibrary(name: "CArgon2", pkgConfig: "libargon2",
+                       providers: [.apt(["libargon2-dev"])]),
         // fallocate(2) hole punching, which Swift's Glibc module does not export.
         .target(name: "CFileIO"),
         // The volume: klfs.conf, the key lifecycle, backing files and sectors;
-        // image mode's plaintext device. libcrypto serves image mode's plain
-        // key derivation only (cryptsetup's passphrase hashes, RIPEMD-160
-        // among them), never the data path.
+        // image mode's plaintext device and its formats. libcrypto serves
+        // key derivation and header metadata only (plain mode's passphrase
+        // hashes, RIPEMD-160 among them; LUKS2's PBKDF2, SHA digests and the
+        // AES-XTS of its keyslot areas), never the data path.
         .target(
             name: "KLBlock",
-            dependencies: ["KLEngine", "CSodium", "COpenSSL", "CFileIO"]
+            dependencies: ["KLEngine", "CSodium", "COpenSSL", "CArgon2", "CFileIO"]
         ),
         .executableTarget(
             name: "klfs",
