@@ -42,7 +42,10 @@ extension Filesystem {
     /// (for a symlink with an encrypted target, the plaintext target's length)
     /// (st_blocks stays the backing file's, which is what the disk holds).
     func attributes(of inode: Inode) throws(SystemError) -> stat {
-        try attributes(of: inode, backing: try backingAttributes(try inode.fd), header: .descriptor)
+        if let open = inode.contents.attributesWhileOpen {
+            return try attributes(of: inode, backing: open, header: .descriptor)
+        }
+        return try attributes(of: inode, backing: try backingAttributes(try inode.fd), header: .descriptor)
     }
 
     /// `st` is the backing file's stat, just taken.

@@ -12,10 +12,9 @@ extension Filesystem {
                          joining: () throws(SystemError) -> Void = {}) throws(SystemError) -> CipherFile {
         try acquireContents(of: inode, forWriting: forWriting,
                             joining: joining) { () throws(SystemError) -> OpenedContents in
-            let pathDescriptor = try inodes.descriptors.pinnedDescriptor(of: inode)
-            let fd = try openBacking(pathDescriptor.fd, forWriting: forWriting)
+            let (fd, through) = try openBacking(inode, forWriting: forWriting)
             do throws(CipherFileError) {
-                return (fd, try CipherFile.open(descriptor: fd, format: fileFormat), pathDescriptor)
+                return (fd, try CipherFile.open(descriptor: fd, format: fileFormat), through)
             } catch {
                 close(fd)
                 throw failure(error, in: inode)
@@ -33,7 +32,10 @@ extension Filesystem {
     func acquireContents(of inode: Inode, forWriting: Bool, joining: () throws(SystemError) -> Void = {},
                          _ open: () throws(SystemError) -> OpenedContents) throws(SystemError) -> CipherFile {
         try inode.contents.acquire(writer: forWriting, joining: joining, openWritable: { () throws(SystemError) -> Int32 in
-            try openBacking(try inode.fd, forWriting: true)
+            let path = procPath(try inode.fd)
+            return try openReadWrite(forWriting: true) { flags throws(SystemError) in
+                try checked(Glibc.open(path, flags | O_CLOEXEC))
+            }
         }) { () throws(SystemError) -> (Int32, CipherFile) in
             let opened = try open()
             inodes.descriptors.contentsOpened(inode, through: opened.through)
@@ -41,17 +43,37 @@ extension Filesystem {
         }
     }
 
+    /// The inode's backing file, by the name it goes by when the cache
+    /// holds no descriptor for it, else (or should the name lead elsewhere
+    /// by now) through its O_PATH descriptor, which is returned too.
+    private func openBacking(_ inode: Inode, forWriting: Bool) throws(SystemError) -> (Int32, PathDescriptor?) {
+        if let location = inodes.descriptors.locationWithoutDescriptor(of: inode),
+           let fd = try? openReadWrite(forWriting: forWriting, { flags throws(SystemError) in
+               // O_NONBLOCK: a FIFO put in the file's place must not hang the open.
+               try location.open(flags | O_NONBLOCK, expecting: inode.backing)
+           }) {
+            return (fd, nil)
+        }
+        let pathDescriptor = try inodes.descriptors.pinnedDescriptor(of: inode)
+        let path = procPath(pathDescriptor.fd)
+        let fd = try openReadWrite(forWriting: forWriting) { flags throws(SystemError) in
+            try checked(Glibc.open(path, flags | O_CLOEXEC))
+        }
+        return (fd, pathDescriptor)
+    }
+
     /// Backing files are opened read-write whatever the request's mode,
     /// since a partial-sector write reads the sector first; read-only when
     /// the mount is, or when a read-only request may not have more.
-    private func openBacking(_ pathDescriptor: Int32, forWriting: Bool) throws(SystemError) -> Int32 {
-        let path = procPath(pathDescriptor)
-        if options.readOnly { return try checked(Glibc.open(path, O_RDONLY | O_CLOEXEC)) }
-        let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
-        if fd == -1 && errno == EACCES && !forWriting {
-            return try checked(Glibc.open(path, O_RDONLY | O_CLOEXEC))
+    /// `open` opens with the access flags it is given.
+    private func openReadWrite(forWriting: Bool,
+                               _ open: (Int32) throws(SystemError) -> Int32) throws(SystemError) -> Int32 {
+        if options.readOnly { return try open(O_RDONLY) }
+        do {
+            return try open(O_RDWR)
+        } catch where error.code == EACCES && !forWriting {
+            return try open(O_RDONLY)
         }
-        return try checked(fd)
     }
 
     /// Runs `body` on the inode's contents, opening them if no handle has.
@@ -84,7 +106,7 @@ extension Filesystem {
     }
 
     private func headerSize(of inode: Inode, at location: HeaderLocation) -> KnownSize? {
-        guard let fd = location.open(inode) else { return nil }
+        guard let fd = location.open(inode, descriptors: inodes.descriptors) else { return nil }
         defer { close(fd) }
         do throws(CipherFileError) {
             return KnownSize(try CipherFileHeader.read(fromDescriptor: fd, format: fileFormat)?.size ?? 0, descriptor: fd)
@@ -161,8 +183,9 @@ extension Filesystem {
 }
 
 /// How to reach a regular file to read its header: by the name a lookup
-/// just resolved (one path step) or through /proc/self/fd of the inode's
-/// O_PATH descriptor (a walk through procfs, more than twice the cost).
+/// just resolved, or the inode's own (one path step each), or through
+/// /proc/self/fd of the inode's O_PATH descriptor (a walk through procfs,
+/// more than twice the cost).
 enum HeaderLocation {
     case name([CChar], in: Inode)
     case descriptor
@@ -170,15 +193,12 @@ enum HeaderLocation {
     /// A read-only descriptor on the inode's backing file, or nil. A name
     /// that leads elsewhere by now (renamed meanwhile) falls back to the
     /// descriptor, so the size read is always this inode's.
-    func open(_ inode: Inode) -> Int32? {
-        if case .name(let name, let parent) = self, let parentFD = try? parent.fd {
-            let fd = openat(parentFD, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-            if fd >= 0 {
-                var st = stat()
-                if fstat(fd, &st) == 0 && BackingID(st) == inode.backing { return fd }
-                close(fd)
-            }
+    func open(_ inode: Inode, descriptors: DescriptorCache) -> Int32? {
+        let byName: BackingLocation? = switch self {
+        case .name(let name, let parent): BackingLocation(parent: parent, name: name)
+        case .descriptor: descriptors.locationWithoutDescriptor(of: inode)
         }
+        if let byName, let fd = try? byName.open(O_RDONLY | O_NONBLOCK, expecting: inode.backing) { return fd }
         guard let path = try? procPath(inode.fd) else { return nil }
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         return fd >= 0 ? fd : nil

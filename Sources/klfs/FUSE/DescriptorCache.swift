@@ -149,6 +149,13 @@ final class DescriptorCache: @unchecked Sendable {
         lock.withLock { inode.contentsOpen = false }
     }
 
+    /// The name `inode` goes by while the cache holds no descriptor for
+    /// it: opening the file by name then costs less than opening a
+    /// descriptor to open it through (BackingLocation.open).
+    func locationWithoutDescriptor(of inode: Inode) -> BackingLocation? {
+        lock.withLock { inode.cachedDescriptor == nil ? inode.location : nil }
+    }
+
     /// Whether `inode` goes by `name` in `directory`.
     func isNamed(_ inode: Inode, _ name: [CChar], in directory: Inode) -> Bool {
         lock.withLock { inode.location?.isNamed(name, in: directory) ?? false }

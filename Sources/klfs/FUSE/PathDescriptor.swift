@@ -23,4 +23,19 @@ struct BackingLocation {
     func isNamed(_ other: [CChar], in directory: Inode) -> Bool {
         parent === directory && name == other
     }
+
+    /// `openat` of the name through the parent's descriptor with `flags`,
+    /// never following a symlink, kept only if it is `backing`'s file
+    /// (ESTALE otherwise: the name leads elsewhere by now). One path step,
+    /// where an O_PATH open and a reopen through /proc/self/fd walk procfs
+    /// too.
+    func open(_ flags: Int32, expecting backing: BackingID) throws(SystemError) -> Int32 {
+        let fd = try checked(openat(try parent.fd, name, flags | O_NOFOLLOW | O_CLOEXEC))
+        var st = stat()
+        guard fstat(fd, &st) == 0, BackingID(st) == backing else {
+            close(fd)
+            throw SystemError(ESTALE)
+        }
+        return fd
+    }
 }

@@ -33,6 +33,18 @@ final class SharedContents: @unchecked Sendable {
         lock.withLock { file == nil ? sizeWhenClosed : nil }
     }
 
+    /// The backing file's attributes while a user has it open: an open
+    /// file's need no O_PATH descriptor, which a file opened by name lacks
+    /// and which its deletion underneath the mount would leave nothing to
+    /// reopen by.
+    var attributesWhileOpen: stat? {
+        lock.withLock {
+            var st = stat()
+            guard file != nil, fstat(descriptor, &st) == 0 else { return nil }
+            return st
+        }
+    }
+
     /// Takes `known` as the size when closed, unless one is known already.
     func assume(_ known: KnownSize) {
         lock.withLock {
