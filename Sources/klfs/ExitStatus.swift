@@ -156,7 +156,8 @@ struct CommandFailure: Error, CustomStringConvertible {
              .mandatoryRequirements, .reencryptionInProgress, .tokenUnsupported, .unsupportedSegments, .unsupportedKDF,
              .unsupportedHash, .unsupportedKeyslot, .unsupportedDigest:
             status = .imageUnsupported
-        case .noUsableKeyslot, .keyslotNotFound, .lastKeyslot, .noFreeKeyslot, .keyslotsAreaFull, .headerChanged:
+        case .noUsableKeyslot, .keyslotNotFound, .keyslotUnavailable, .lastKeyslot, .noFreeKeyslot, .keyslotsAreaFull,
+             .headerChanged:
             status = .keyslotRefused
         case .kdfFailed: status = .kdfParametersRefused
         case .engine(let engineError):
