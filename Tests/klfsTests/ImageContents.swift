@@ -58,4 +58,14 @@ enum ImageContents {
         }
         return tree
     }
+
+    /// The first sector where `actual` differs from `expected` (or the
+    /// first past the shorter one), nil when they are equal: a failure
+    /// names a sector instead of printing megabytes of array.
+    static func firstDifferingSector(_ actual: [UInt8], _ expected: [UInt8], sectorSize: Int) -> Int? {
+        guard actual != expected else { return nil }
+        let common = min(actual.count, expected.count)
+        let index = (0..<common).first { actual[$0] != expected[$0] } ?? common
+        return index / sectorSize
+    }
 }

@@ -54,7 +54,7 @@ struct ImageLUKS2Tests {
         let decrypted = try decryptPlainImage(fixture.image, key: key, offset: Self.dataOffset / 512, skip: ivTweak,
                                               sectorSize: sectorSize, largeSectors: true)
         #expect(decrypted.count == model.count)
-        #expect(decrypted == model)
+        #expect(ImageContents.firstDifferingSector(decrypted, model, sectorSize: sectorSize) == nil)
     }
 
     /// An image `klfs image format` makes: 16 MiB + --size bytes, which
