@@ -25,12 +25,15 @@ struct ImageLUKS2FailureTests {
         try expectRefused(fixture, key: ["--passfile", fixture.passfile, "--key-slot", "3"], status: 54, message: "keyslot 3 is not in use")
     }
 
-    /// Both copies' JSON areas damaged: the checksums fail, exit 53, and
-    /// dump says the same. One copy damaged still opens.
+    /// The primary's magic wiped: the image still opens and dumps from the
+    /// secondary, and dump says which copy is bad. The secondary's JSON
+    /// damaged as well (its checksum fails): exit 53, for dump too.
     @Test func aCorruptHeaderIsExit53() throws {
         let fixture = try ImageMountFixture(size: "1M", type: "luks2")
         defer { fixture.tearDown() }
-        try flipByte(fixture.image, at: 4096 + 100)
+        for offset in 0..<6 { try flipByte(fixture.image, at: offset) }
+        let oneCopy = try runKLFS(["image", "dump", fixture.image])
+        #expect(oneCopy.status == 0 && oneCopy.standardOutput.contains("primary corrupt"), "\(oneCopy.standardOutput)")
         try fixture.requireOpen()
         fixture.close()
         try flipByte(fixture.image, at: (16 << 10) + 4096 + 100)
