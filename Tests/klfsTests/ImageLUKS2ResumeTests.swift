@@ -72,6 +72,24 @@ struct ImageLUKS2ResumeTests {
         #expect(try resume(fixture, fixture.passfile).status == 0)
         #expect(device.read() == written)
     }
+
+    /// A mount opened with --keyfile resumes from that keyfile, read again;
+    /// the passphrase sent is ignored, as for a plain keyfile mount.
+    @Test func aKeyfileMountResumesFromItsKeyfile() throws {
+        let fixture = try ImageMountFixture(size: "1M", type: "luks2")
+        defer { fixture.tearDown() }
+        try fixture.requireOpen(key: ["--keyfile", fixture.keyfile])
+        let device = try DirectDevice(fixture.device)
+        let written = [UInt8](repeating: 0x17, count: 4096)
+        #expect(device.write(written))
+        #expect(try runKLFS(["lock", fixture.mountPoint]).status == 0)
+        #expect(device.read() == nil && errno == EKEYREVOKED)
+        let other = fixture.directory + "/other"
+        try "not the passphrase\n".write(toFile: other, atomically: true, encoding: .utf8)
+        let resumed = try resume(fixture, other)
+        #expect(resumed.status == 0, "\(resumed.standardError)")
+        #expect(device.read() == written)
+    }
 }
 
 /// The plaintext file opened with O_DIRECT, so that reads reach the daemon

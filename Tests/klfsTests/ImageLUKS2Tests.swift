@@ -16,6 +16,8 @@ struct ImageLUKS2Tests {
     /// Unaligned writes through the mount of a cryptsetup-made image;
     /// after close, every sector of the data segment decrypts with OpenSSL
     /// under cryptsetup's volume key, IVs counted in the segment's sectors.
+    /// Opened with the passphrase's line (--passfile) or, for 512, with the
+    /// same bytes as cryptsetup's --key-file (--keyfile).
     @Test(arguments: [512, 4096])
     func cryptsetupImagesDecryptSectorForSector(sectorSize: Int) throws {
         let fixture = try ImageMountFixture(type: "luks2", format: false)
@@ -23,7 +25,8 @@ struct ImageLUKS2Tests {
         try Cryptsetup.format(fixture.image, keyFile: fixture.keyfile,
                               extra: ["--cipher", "aes-xts-plain64", "--key-size", "512", "--sector-size", "\(sectorSize)"]
                                 + Cryptsetup.fastArgon2id)
-        try expectWritesDecrypt(fixture, sectorSize: sectorSize, ivTweak: 0)
+        try expectWritesDecrypt(fixture, sectorSize: sectorSize, ivTweak: 0,
+                                key: sectorSize == 512 ? ["--keyfile", fixture.keyfile] : nil)
     }
 
     /// iv_tweak is dm-crypt's iv_offset, in 512-byte sectors, whatever the
@@ -43,10 +46,12 @@ struct ImageLUKS2Tests {
         try expectWritesDecrypt(fixture, sectorSize: sectorSize, ivTweak: ivTweak)
     }
 
-    /// Opens the fixture's image with the passfile, writes, closes, and
-    /// decrypts the data segment with OpenSSL under cryptsetup's key.
-    private func expectWritesDecrypt(_ fixture: ImageMountFixture, sectorSize: Int, ivTweak: UInt64) throws {
-        try fixture.requireOpen()
+    /// Opens the fixture's image with the passfile (or `key`), writes,
+    /// closes, and decrypts the data segment with OpenSSL under
+    /// cryptsetup's key.
+    private func expectWritesDecrypt(_ fixture: ImageMountFixture, sectorSize: Int, ivTweak: UInt64,
+                                     key: [String]? = nil) throws {
+        try fixture.requireOpen(key: key)
         let model = try ImageContents.writeRandomly(fixture.device, seed: UInt64(sectorSize) + ivTweak)
         fixture.close()
         #expect(!fixture.isMounted)
