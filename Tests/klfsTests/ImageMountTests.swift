@@ -166,6 +166,8 @@ import Testing
         #expect(report?["mode"] as? String == "image")
         #expect(report?["engine"] as? String == "keylocker-soft")
         #expect(report?["cipherDir"] as? String == fixture.image)
+        let image = report?["image"] as? [String: Any]
+        #expect(image?["type"] as? String == "plain" && image?["keyslot"] == nil && image?["sectorSize"] as? Int == 512)
         let written = [UInt8](repeating: 0x42, count: 4096)
         // O_DIRECT (behind _GNU_SOURCE, so by value: x86-64's 0o40000), so
         // that the read after lock reaches the daemon, not the page cache.
