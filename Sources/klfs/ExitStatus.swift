@@ -62,8 +62,17 @@ enum ExitStatus: Int32 {
     /// `image format` on a file that holds data, without --force.
     case imageNotEmpty = 51
     /// An image type, hash, key size, sector size or layout this build
-    /// does not serve (luks2 until it is built).
+    /// does not serve; a LUKS2 feature klfs does not implement (another
+    /// cipher, integrity, a reencryption, a token bound to a keyslot),
+    /// LUKS1.
     case imageUnsupported = 52
+    /// No valid LUKS2 header: both copies corrupt, JSON that breaks the
+    /// format, or no LUKS header at all where --type luks2 expects one.
+    case luksHeaderInvalid = 53
+    /// A keyslot refused: the one named is not in use or is taken, the
+    /// last one without --force, none free or no room for another, none
+    /// that a passphrase opens, or the header changed meanwhile (retry).
+    case keyslotRefused = 54
 
     var code: ExitCode { ExitCode(rawValue) }
 }
@@ -118,13 +127,39 @@ struct CommandFailure: Error, CustomStringConvertible {
         case .system, .imageMissing, .imageNotRegularFile, .payloadBeyondImage: status = .imageUnusable
         case .imageNotEmpty: status = .imageNotEmpty
         case .unsupportedSectorSize, .unsupportedKeySize, .misalignedOffset, .misalignedSize, .unsupportedHash,
-             .formatNotBuilt, .fixedSize:
+             .fixedSize:
             status = .imageUnsupported
         case .keyfileTooShort: status = .passphraseUnavailable
         case .outOfRange, .pastEnd: status = .usage
         case .passphrase(let volumeError):
             self.init(volumeError)
             return
+        case .engine(let engineError):
+            self.init(engineError)
+            return
+        case .luks2(let luks2Error):
+            self.init(luks2Error)
+            return
+        }
+        self.init(status, error.description)
+    }
+
+    init(_ error: LUKS2Error) {
+        let status: ExitStatus
+        switch error {
+        case .wrongPassphrase: status = .wrongPassphrase
+        case .wrongVolumeKey: status = .passphraseUnavailable
+        case .io: status = .imageUnusable
+        case .imageExists: status = .imageNotEmpty
+        case .notLUKS, .headerCorrupt, .metadataInvalid: status = .luksHeaderInvalid
+        case .unsupportedVersion, .unsupportedCipher, .unsupportedKeySize, .unsupportedSectorSize, .integrityUnsupported,
+             .mandatoryRequirements, .reencryptionInProgress, .tokenUnsupported, .unsupportedSegments, .unsupportedKDF,
+             .unsupportedHash, .unsupportedKeyslot, .unsupportedDigest:
+            status = .imageUnsupported
+        case .noUsableKeyslot, .keyslotNotFound, .keyslotUnavailable, .lastKeyslot, .noFreeKeyslot, .keyslotsAreaFull,
+             .headerChanged:
+            status = .keyslotRefused
+        case .kdfFailed: status = .kdfParametersRefused
         case .engine(let engineError):
             self.init(engineError)
             return
@@ -148,6 +183,8 @@ extension ParsableCommand {
         } catch let error as EngineError {
             failure = CommandFailure(error)
         } catch let error as ImageError {
+            failure = CommandFailure(error)
+        } catch let error as LUKS2Error {
             failure = CommandFailure(error)
         }
         printError("klfs: \(failure.message)")

@@ -7,7 +7,8 @@ struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image",
         abstract: "Encrypted disk images (dm-crypt plain, LUKS2) served as one plaintext file to losetup and mkfs.",
-        subcommands: [ImageFormatCommand.self, ImageOpenCommand.self, ImageCloseCommand.self, ImageDumpCommand.self]
+        subcommands: [ImageFormatCommand.self, ImageOpenCommand.self, ImageCloseCommand.self, ImageDumpCommand.self,
+                      ImageAddKeyCommand.self, ImageRemoveKeyCommand.self]
     )
 }
 
@@ -15,25 +16,32 @@ struct ImageCommand: ParsableCommand {
 struct ImageTypeOption: ParsableArguments {
     @Option(help: "The image format: luks2 (default, as cryptsetup's) or plain.")
     var type: ImageType = .luks2
-
-    /// Refuses, before anything happens, a type this build cannot serve.
-    func requireBuilt() throws(CommandFailure) {
-        if type == .luks2 {
-            throw CommandFailure(.imageUnsupported, "image type luks2 is not built yet (use --type plain)")
-        }
-    }
 }
 
-/// `--sector-size`, for format and open.
+/// `--sector-size`, for format and plain open (a LUKS2 header says its own).
 struct ImageSectorSizeOption: ParsableArguments {
-    @Option(name: .customLong("sector-size"), help: "The encryption sector size: 512 (default) or 4096.")
-    var bytes = 512
+    @Option(name: .customLong("sector-size"),
+            help: "The encryption sector size, 512 or 4096 (default: 4096 for luks2, as cryptsetup picks for an image file; 512 for plain).")
+    var bytes: Int?
 
     func validate() throws {
-        guard ImageLayout.sectorSizes.contains(bytes) else {
+        if let bytes, !ImageLayout.sectorSizes.contains(bytes) {
             throw ValidationError("--sector-size must be 512 or 4096")
         }
     }
 
-    var sectorSize: SectorSize { SectorSize(bytes: bytes)! }
+    /// The size given, or the type's default.
+    func sectorSize(for type: ImageType) -> SectorSize {
+        SectorSize(bytes: bytes ?? (type == .luks2 ? 4096 : 512))!
+    }
+}
+
+/// `--key-slot`, cryptsetup's name: the LUKS2 keyslot to open, add or remove.
+struct KeySlotOption: ParsableArguments {
+    @Option(name: .customLong("key-slot"), help: "The LUKS2 keyslot, 0 to 31.")
+    var number: Int?
+
+    func validate() throws {
+        if let number, !(0..<32).contains(number) { throw ValidationError("--key-slot must be 0 to 31") }
+    }
 }

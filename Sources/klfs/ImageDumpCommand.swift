@@ -11,34 +11,33 @@ struct ImageDumpCommand: ParsableCommand {
     @Argument(help: "The image file.")
     var image: String
 
-    /// LUKS's magic, at byte 0 of LUKS1 and LUKS2 images.
-    private static let luksMagic: [UInt8] = [0x4C, 0x55, 0x4B, 0x53, 0xBA, 0xBE]
-
     func run() throws {
         try reportingFailures {
-            let (size, start) = try Self.sizeAndStart(of: image)
-            if start == Self.luksMagic {
-                throw CommandFailure(.imageUnsupported, "\(image) has a LUKS header; reading LUKS2 headers is not built yet")
+            let size = try Self.regularFileSize(image)
+            let header: LUKS2Header
+            do throws(LUKS2Error) {
+                // Both copies are looked for, so an image whose primary is
+                // wiped still dumps from its secondary.
+                header = try LUKS2Header.read(path: image)
+            } catch .notLUKS {
+                print("""
+                    \(image): no LUKS header, \(size) bytes.
+                    A plain dm-crypt image has no header: its hash, offset, skip and sector size are not stored \
+                    anywhere and must be given to 'klfs image open --type plain' as they were first used.
+                    """)
+                return
             }
-            print("""
-                \(image): no LUKS header, \(size) bytes.
-                A plain dm-crypt image has no header: its hash, offset, skip and sector size are not stored \
-                anywhere and must be given to 'klfs image open --type plain' as they were first used.
-                """)
+            // Not checked for support: dump shows what an image uses even when klfs cannot open it.
+            print(header.dump(), terminator: "")
         }
     }
 
-    private static func sizeAndStart(of path: String) throws(ImageError) -> (Int, [UInt8]) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw errno == ENOENT ? .imageMissing(path: path) : .system(call: "open", path: path, errno: errno)
-        }
-        defer { close(fd) }
+    private static func regularFileSize(_ path: String) throws(ImageError) -> Int {
         var status = stat()
-        guard fstat(fd, &status) == 0 else { throw .system(call: "fstat", path: path, errno: errno) }
+        guard stat(path, &status) == 0 else {
+            throw errno == ENOENT ? .imageMissing(path: path) : .system(call: "stat", path: path, errno: errno)
+        }
         guard (status.st_mode & S_IFMT) == S_IFREG else { throw .imageNotRegularFile(path: path) }
-        var start = [UInt8](repeating: 0, count: luksMagic.count)
-        let got = pread(fd, &start, start.count, 0)
-        return (Int(status.st_size), got == start.count ? start : [])
+        return Int(status.st_size)
     }
 }

@@ -29,6 +29,8 @@ struct ImageOpenCommand: ParsableCommand {
 
     @OptionGroup var sectorSize: ImageSectorSizeOption
 
+    @OptionGroup var keySlot: KeySlotOption
+
     @OptionGroup var daemon: DaemonOptions
 
     @Option(name: .customShort("o"),
@@ -40,11 +42,19 @@ struct ImageOpenCommand: ParsableCommand {
         if plain.keyfile != nil && (passphrase.passfile != nil || passphrase.extpass != nil) {
             throw ValidationError("--keyfile excludes --passfile and --extpass")
         }
+        switch type.type {
+        case .luks2:
+            let plainOnly = plain.namesGiven + (sectorSize.bytes != nil ? ["--sector-size"] : [])
+            if !plainOnly.isEmpty {
+                throw ValidationError("\(plainOnly.joined(separator: ", ")): plain mode only (a LUKS2 header says its own layout)")
+            }
+        case .plain:
+            if keySlot.number != nil { throw ValidationError("--key-slot: LUKS2 only (plain mode has no keyslots)") }
+        }
     }
 
     func run() throws {
         try reportingFailures {
-            try type.requireBuilt()
             if plain.keyfile != nil && plain.hash != nil {
                 printError("klfs: warning: --hash is ignored with --keyfile in plain mode (as cryptsetup ignores it): the keyfile's bytes are the key")
             }
@@ -52,19 +62,20 @@ struct ImageOpenCommand: ParsableCommand {
             let request = ImageOpenRequest(imagePath: absolutePath(image),
                                            mountPoint: try MountPoint.validated(mountPoint),
                                            type: type.type, options: options,
-                                           parameters: plain.parameters(sectorSize: sectorSize.sectorSize),
-                                           key: keySource(options),
+                                           parameters: plain.parameters(sectorSize: sectorSize.sectorSize(for: .plain)),
+                                           key: keySource(options), keyslot: keySlot.number,
                                            engine: try options.engineChoice(flag: daemon.engine),
                                            xtsKernel: try options.xtsKernelChoice(flag: daemon.xtsKernel),
                                            emulation: daemon.emulation)
-            // The layout is checked before forking, so a bad one fails here.
-            _ = try request.parameters.layout()
+            // A plain layout is checked before forking, so a bad one fails
+            // here (a LUKS2 header's, when the daemon reads it).
+            if type.type == .plain { _ = try request.parameters.layout() }
             try Daemon.run(foreground: daemon.foreground, request.serve(readiness:))
         }
     }
 
     /// A command-line flag wins over passfile= in -o.
-    private func keySource(_ options: MountOptionList) -> PlainImage.KeySource {
+    private func keySource(_ options: MountOptionList) -> ImageKeySource {
         if let keyfile = plain.keyfile {
             return .keyfile(path: absolutePath(keyfile), offset: plain.keyfileOffset, sizeLimit: plain.keyfileSize)
         }
@@ -81,7 +92,7 @@ struct PlainModeOptions: ParsableArguments {
                                valueName: "hash"))
     var hash: PlainHash?
 
-    @Option(help: ArgumentHelp("Read the key from FILE: its bytes are the key as they are (64 of them), unhashed.",
+    @Option(help: ArgumentHelp("Read the key from FILE. plain: its bytes are the key as they are (64 of them), unhashed; luks2: its bytes are the passphrase (cryptsetup's --key-file).",
                                valueName: "FILE"))
     var keyfile: String?
 
@@ -102,6 +113,12 @@ struct PlainModeOptions: ParsableArguments {
 
     @Flag(help: "Count IVs in sectors of --sector-size rather than of 512 bytes (as cryptsetup's --iv-large-sectors).")
     var ivLargeSectors = false
+
+    /// The plain-only options given (those whose default can be told apart).
+    var namesGiven: [String] {
+        [("--hash", hash != nil), ("--offset", offset != 0), ("--skip", skip != 0), ("--size", size != nil),
+         ("--iv-large-sectors", ivLargeSectors)].filter(\.1).map(\.0)
+    }
 
     func parameters(sectorSize: SectorSize) -> PlainImage.Parameters {
         var parameters = PlainImage.Parameters()

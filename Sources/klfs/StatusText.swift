@@ -15,6 +15,10 @@ enum StatusText {
         }
         add("state", report.state.rawValue + (report.cause.map { " (\($0.rawValue))" } ?? ""))
         add(report.mode == "image" ? "image" : "cipher dir", report.cipherDir)
+        if let image = report.image {
+            add("format", image.type + (image.keyslot.map { ", keyslot \($0)" } ?? ""))
+            add("layout", "sector size \(image.sectorSize), payload offset \(image.payloadOffset), iv offset \(image.ivOffset)")
+        }
         add("daemon", "pid \(report.pid), up \(String(format: "%.1f", report.uptimeSeconds)) s")
         add("engine", report.engine + " (XTS kernel: \(report.xtsKernel ?? "not reported"))")
         if let restrictions = report.handleRestrictions {

@@ -1,6 +1,7 @@
 import Foundation
 @testable import KLBlock
 import KLEngine
+import KLTestSupport
 import Testing
 
 /// Images made by cryptsetup open in klfs with the same passphrase and give

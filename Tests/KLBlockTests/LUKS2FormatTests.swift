@@ -1,6 +1,7 @@
 import Foundation
 @testable import KLBlock
 import KLEngine
+import KLTestSupport
 import Testing
 
 /// Images klfs formats are LUKS2 images as cryptsetup understands them.

@@ -1,6 +1,7 @@
 import Foundation
 @testable import KLBlock
 import KLEngine
+import KLTestSupport
 import Testing
 
 /// Both header copies are checked, and the reader takes the valid one

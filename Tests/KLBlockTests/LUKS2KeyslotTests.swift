@@ -1,6 +1,7 @@
 import Foundation
 @testable import KLBlock
 import KLEngine
+import KLTestSupport
 import Testing
 
 /// Keyslots added or removed by either tool are seen by the other.

@@ -1,6 +1,7 @@
 import Foundation
 @testable import KLBlock
 import KLEngine
+import KLTestSupport
 import Testing
 
 /// Features klfs does not implement are refused with their own error,

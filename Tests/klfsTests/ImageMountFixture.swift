@@ -3,8 +3,10 @@ import Glibc
 import KLTestSupport
 import Testing
 
-/// A plain image in a temporary directory, a mount point and a passfile;
-/// opened through the real `klfs image open`. ``tearDown()`` undoes
+/// An image (plain, or LUKS2 with cheap KDF costs) in a temporary
+/// directory, a mount point, a passfile and a keyfile holding the same
+/// passphrase (cryptsetup's --key-file: no newline); opened through the
+/// real `klfs image open`. ``tearDown()`` undoes
 /// everything a test may have left (ext4 mounts, loop devices, the image
 /// mount, the files) and runs in a defer, on failure too.
 final class ImageMountFixture {
@@ -12,28 +14,40 @@ final class ImageMountFixture {
     let image: String
     let mountPoint: String
     let passfile: String
+    /// The passphrase without a newline, for cryptsetup's --key-file.
+    let keyfile: String
+    /// "plain" or "luks2".
+    let type: String
     static let passphrase = "plain mode passphrase"
     /// ext4 mount points the test made (unmounted first at tear-down).
     private var ext4MountPoints: [String] = []
 
-    init(size: String = "64M") throws {
+    /// Formats the image with `klfs image format --size size` unless
+    /// `format` is false (the test makes it, with cryptsetup say); a LUKS2
+    /// one with the passfile and `formatOptions`.
+    init(size: String = "64M", type: String = "plain", format: Bool = true, formatOptions: [String] = []) throws {
         directory = NSTemporaryDirectory() + "klfs-image-\(UUID().uuidString.prefix(8))"
         image = directory + "/image"
         mountPoint = directory + "/plain"
         passfile = directory + "/passfile"
+        keyfile = directory + "/keyfile"
+        self.type = type
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
         try (Self.passphrase + "\n").write(toFile: passfile, atomically: true, encoding: .utf8)
-        let format = try runKLFS(["image", "format", image, "--type", "plain", "--size", size])
-        try #require(format.status == 0, "format failed: \(format.standardError)")
+        try Self.passphrase.write(toFile: keyfile, atomically: true, encoding: .utf8)
+        guard format else { return }
+        let luks2 = type == "luks2" ? ["--passfile", passfile] + Cryptsetup.fastArgon2id : []
+        let result = try runKLFS(["image", "format", image, "--type", type, "--size", size] + luks2 + formatOptions)
+        try #require(result.status == 0, "format failed: \(result.standardError)")
     }
 
     var device: String { mountPoint + "/device" }
 
-    /// `klfs image open --type plain` with the passfile unless `key` names
+    /// `klfs image open --type TYPE` with the passfile unless `key` names
     /// another source; `extra` comes last.
     @discardableResult
     func open(_ extra: [String] = [], key: [String]? = nil, engine: String = "keylocker-soft") throws -> CommandResult {
-        try runKLFS(["image", "open", image, mountPoint, "--type", "plain", "--engine", engine]
+        try runKLFS(["image", "open", image, mountPoint, "--type", type, "--engine", engine]
                     + (key ?? ["--passfile", passfile]) + extra)
     }
 
@@ -41,6 +55,9 @@ final class ImageMountFixture {
         let result = try open(extra, key: key)
         try #require(result.status == 0, "image open failed: \(result.standardError)")
     }
+
+    /// The image's bytes, to show that a failed command left it as it was.
+    func imageContents() throws -> Data { try Data(contentsOf: URL(fileURLWithPath: image)) }
 
     var isMounted: Bool { mountedPaths().contains(mountPoint) }
 

@@ -49,7 +49,7 @@ import Testing
             key = try CryptsetupPlainKey.derive(hash: "plain", passphrase: Array(keyfileBytes[5...]))
         }
         try fixture.requireOpen(arguments, key: plainCase.hash == nil ? ["--keyfile", keyfile, "--keyfile-offset", "5"] : nil)
-        let model = try writeRandomly(fixture.device, seed: 3)
+        let model = try ImageContents.writeRandomly(fixture.device, seed: 3)
         fixture.close()
         #expect(!fixture.isMounted)
         let decrypted = try decryptPlainImage(fixture.image, key: key, offset: plainCase.offset, skip: plainCase.skip,
@@ -57,43 +57,19 @@ import Testing
         #expect(decrypted == model)
     }
 
-    /// Fills the device, then 100 unaligned writes; reads it back through
-    /// the mount, fsyncs, and returns the model of its contents.
-    private func writeRandomly(_ path: String, seed: UInt64) throws -> [UInt8] {
-        let fd = open(path, O_RDWR)
-        try #require(fd >= 0, "open \(path): \(String(cString: strerror(errno)))")
-        defer { Glibc.close(fd) }
-        var generator = SeededGenerator(seed: seed)
-        var st = stat()
-        fstat(fd, &st)
-        var model = (0..<Int(st.st_size)).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        #expect(model.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) } == model.count)
-        for _ in 0..<100 {
-            let start = Int.random(in: 0..<model.count - 1, using: &generator)
-            let data = (0..<Int.random(in: 1...min(10_000, model.count - start), using: &generator))
-                .map { _ in UInt8.random(in: 0...255, using: &generator) }
-            #expect(data.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(start)) } == data.count)
-            model.replaceSubrange(start..<start + data.count, with: data)
-        }
-        #expect(fsync(fd) == 0)
-        var back = [UInt8](repeating: 0, count: model.count)
-        #expect(back.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) } == model.count)
-        #expect(back == model)
-        return model
-    }
-
-    /// losetup, mkfs.ext4, a tree written and unmounted, the image closed
-    /// and opened again: fsck.ext4 -fn finds nothing and the tree is the
+    /// For each image type: losetup, mkfs.ext4, a tree written and
+    /// unmounted, the image closed and opened again: fsck.ext4 -fn finds nothing and the tree is the
     /// same. Deleting a large file and fstrim then frees image blocks.
-    @Test func ext4OnALoopDeviceSurvivesAReopen() throws {
-        let fixture = try ImageMountFixture(size: "64M")
+    @Test(arguments: ["plain", "luks2"])
+    func ext4OnALoopDeviceSurvivesAReopen(type: String) throws {
+        let fixture = try ImageMountFixture(size: "64M", type: type)
         defer { fixture.tearDown() }
         try fixture.requireOpen()
         var loop = try fixture.attachLoop()
         let mkfs = try fixture.tool("/usr/sbin/mkfs.ext4", ["-q", "-F", loop])
         try #require(mkfs.status == 0, "mkfs.ext4: \(mkfs.standardError)")
         var target = try fixture.mountExt4(loop)
-        let tree = try writeTree(under: target)
+        let tree = try ImageContents.writeTree(under: target)
         try fixture.unmountExt4(target)
         fixture.detachLoops()
         fixture.close()
@@ -104,7 +80,7 @@ import Testing
         let fsck = try fixture.tool("/usr/sbin/fsck.ext4", ["-fn", loop])
         #expect(fsck.status == 0, "fsck.ext4 -fn: \(fsck.standardOutput) \(fsck.standardError)")
         target = try fixture.mountExt4(loop)
-        #expect(try readTree(under: target) == tree)
+        #expect(try ImageContents.readTree(under: target) == tree)
 
         try FileManager.default.removeItem(atPath: target + "/large")
         _ = try fixture.tool("/usr/bin/sync", [])
@@ -112,34 +88,6 @@ import Testing
         let trim = try fixture.tool("/usr/sbin/fstrim", ["-v", target])
         #expect(trim.status == 0, "fstrim: \(trim.standardError)")
         #expect(fixture.allocatedBytes() < before - (6 << 20), "fstrim should punch the 8 MiB file's blocks out of the image")
-    }
-
-    /// 120 files in nested directories and one 8 MiB file.
-    private func writeTree(under root: String) throws -> [String: Data] {
-        var generator = SeededGenerator(seed: 11)
-        var tree: [String: Data] = [:]
-        for index in 0..<120 {
-            let relative = "d\(index % 7)/e\(index % 3)/f\(index)"
-            let bytes = (0..<Int.random(in: 0..<20_000, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            tree[relative] = Data(bytes)
-        }
-        tree["large"] = Data((0..<(8 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) })
-        for (relative, contents) in tree {
-            let url = URL(fileURLWithPath: root + "/" + relative)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try contents.write(to: url)
-        }
-        return tree
-    }
-
-    private func readTree(under root: String) throws -> [String: Data] {
-        var tree: [String: Data] = [:]
-        for relative in try FileManager.default.subpathsOfDirectory(atPath: root) where !relative.hasPrefix("lost+found") {
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: root + "/" + relative, isDirectory: &isDirectory),
-               !isDirectory.boolValue { tree[relative] = try Data(contentsOf: URL(fileURLWithPath: root + "/" + relative)) }
-        }
-        return tree
     }
 
     /// Four threads write and read back their own 300-byte stripes (every
@@ -218,6 +166,8 @@ import Testing
         #expect(report?["mode"] as? String == "image")
         #expect(report?["engine"] as? String == "keylocker-soft")
         #expect(report?["cipherDir"] as? String == fixture.image)
+        let image = report?["image"] as? [String: Any]
+        #expect(image?["type"] as? String == "plain" && image?["keyslot"] == nil && image?["sectorSize"] as? Int == 512)
         let written = [UInt8](repeating: 0x42, count: 4096)
         // O_DIRECT (behind _GNU_SOURCE, so by value: x86-64's 0o40000), so
         // that the read after lock reaches the daemon, not the page cache.
@@ -242,7 +192,7 @@ import Testing
         let fixture = try ImageMountFixture(size: "1M")
         defer { fixture.tearDown() }
         try fixture.requireOpen()
-        let model = try writeRandomly(fixture.device, seed: 5)
+        let model = try ImageContents.writeRandomly(fixture.device, seed: 5)
         fixture.close()
         let before = try Data(contentsOf: URL(fileURLWithPath: fixture.image))
         try fixture.requireOpen(["-o", "ro"])
@@ -263,7 +213,7 @@ import Testing
         let fixture = try ImageMountFixture(size: "1M")
         defer { fixture.tearDown() }
         let luks = try runKLFS(["image", "open", fixture.image, fixture.mountPoint, "--passfile", fixture.passfile])
-        #expect(luks.status == 52 && luks.standardError.contains("luks2 is not built yet"))
+        #expect(luks.status == 53 && luks.standardError.contains("is not a LUKS image"), "\(luks.standardError)")
         let missing = try runKLFS(["image", "open", fixture.directory + "/none", fixture.mountPoint, "--type", "plain",
                                    "--passfile", fixture.passfile, "-f"])
         #expect(missing.status == 50 && missing.standardError.contains("does not exist"), "\(missing.standardError)")

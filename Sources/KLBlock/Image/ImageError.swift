@@ -23,8 +23,8 @@ public enum ImageError: Error, Equatable, Sendable, CustomStringConvertible {
     case keyfileTooShort(path: String, needed: Int, available: Int)
     /// The passphrase could not be read (terminal, --passfile, --extpass).
     case passphrase(VolumeError)
-    /// An image format this build does not open (yet).
-    case formatNotBuilt(String)
+    /// Reading, unlocking or changing a LUKS2 header failed.
+    case luks2(LUKS2Error)
     /// The engine refused a key or a crypto call.
     case engine(EngineError)
     /// A discard or resize outside what the device allows.
@@ -66,7 +66,7 @@ public enum ImageError: Error, Equatable, Sendable, CustomStringConvertible {
         case .keyfileTooShort(let path, let needed, let available):
             return "keyfile \(path) holds \(available) bytes after its offset; the key needs \(needed)"
         case .passphrase(let error): return error.description
-        case .formatNotBuilt(let name): return "image type \(name) is not built yet"
+        case .luks2(let error): return error.description
         case .engine(let error): return error.description
         case .outOfRange(let offset, let length, let deviceSize):
             return "\(length) bytes at \(offset) reach outside the \(deviceSize)-byte device"

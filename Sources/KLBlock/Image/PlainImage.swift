@@ -26,17 +26,10 @@ public enum PlainImage {
         }
     }
 
-    /// Where the key comes from.
-    public enum KeySource: Sendable, Equatable {
-        case passphrase(PassphraseSource)
-        /// --keyfile: bytes as they are, from `offset`, at most `sizeLimit` of them.
-        case keyfile(path: String, offset: Int, sizeLimit: Int?)
-    }
-
     /// The mapping `parameters` and `key` give. The passphrase dies here;
     /// the derived volume key goes to the mapping (and dies in
     /// ``ImageMapping/makeDeviceKey(with:)``).
-    public static func mapping(_ parameters: Parameters, key: KeySource) throws(ImageError) -> ImageMapping {
+    public static func mapping(_ parameters: Parameters, key: ImageKeySource) throws(ImageError) -> ImageMapping {
         let layout = try parameters.layout()
         let volumeKey: SecretBytes
         switch key {

@@ -56,26 +56,9 @@ public enum PlainKeyDerivation {
     }
 
     /// The key from a keyfile: `keySize` bytes from `offset`, out of at
-    /// most `sizeLimit` bytes there (nil: to the end of the file).
+    /// most `sizeLimit` bytes there (nil: cryptsetup's 8 MiB).
     public static func key(fromKeyfile path: String, offset: Int = 0, sizeLimit: Int? = nil) throws(ImageError) -> SecretBytes {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .system(call: "open", path: path, errno: errno) }
-        defer { close(fd) }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else { throw .system(call: "fstat", path: path, errno: errno) }
-        let regular = (status.st_mode & S_IFMT) == S_IFREG
-        let available = regular ? max(Int(status.st_size) - offset, 0) : keySize
-        let usable = min(available, sizeLimit ?? Int.max)
-        guard usable >= keySize else { throw .keyfileTooShort(path: path, needed: keySize, available: usable) }
-        let key = try secret(count: keySize)
-        let got = key.withUnsafeMutableBytes { bytes in POSIXIO.preadFully(fd, into: bytes, at: offset) }
-        guard got == keySize else {
-            // A partly read key dies here.
-            key.wipe()
-            if got < 0 { throw .system(call: "read", path: path, errno: Int32(-got)) }
-            throw .keyfileTooShort(path: path, needed: keySize, available: got)
-        }
-        return key
+        try Keyfile.read(path: path, offset: offset, sizeLimit: sizeLimit, count: keySize)
     }
 
     private static func secret(count: Int) throws(ImageError) -> SecretBytes {

@@ -46,6 +46,8 @@ public enum LUKS2Error: Error, Equatable, Sendable, CustomStringConvertible {
     case unsupportedKeyslot(id: String, reason: String)
     case unsupportedDigest(id: String, reason: String)
     case keyslotNotFound(Int)
+    /// A keyslot asked for by number is taken, or beyond the 32 there are.
+    case keyslotUnavailable(Int)
     /// Removing the last keyslot would make the volume unopenable.
     case lastKeyslot(Int)
     /// All 32 keyslot numbers are taken.
@@ -106,6 +108,8 @@ public enum LUKS2Error: Error, Equatable, Sendable, CustomStringConvertible {
             return "digest \(id) is not supported: \(reason)"
         case .keyslotNotFound(let slot):
             return "keyslot \(slot) is not in use"
+        case .keyslotUnavailable(let slot):
+            return "keyslot \(slot) is already in use or not a keyslot number (0 to \(LUKS2Limits.keyslotCount - 1))"
         case .lastKeyslot(let slot):
             return "keyslot \(slot) is the last one; removing it would make the image unopenable"
         case .noFreeKeyslot:

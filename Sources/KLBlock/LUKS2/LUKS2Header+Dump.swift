@@ -7,7 +7,7 @@ extension LUKS2Header {
             "LUKS header information",
             "Version:       \t2",
             "Epoch:         \t\(sequenceID)",
-            "Metadata area: \t\(headerSize - LUKS2Limits.binaryHeaderSize) [bytes]",
+            "Metadata area: \t\(headerSize) [bytes]",
             "Keyslots area: \t\(metadata.config.keyslotsSize) [bytes]",
             "UUID:          \t\(uuid)",
             "Label:         \t\(label.isEmpty ? "(no label)" : label)",

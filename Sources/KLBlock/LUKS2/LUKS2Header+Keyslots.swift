@@ -75,7 +75,7 @@ extension LUKS2Header {
     private func freeKeyslot(_ requested: Int?) throws(LUKS2Error) -> Int {
         if let requested {
             guard (0..<LUKS2Limits.keyslotCount).contains(requested), metadata.keyslots[requested] == nil else {
-                throw .metadataInvalid("keyslot \(requested) is in use or out of range")
+                throw .keyslotUnavailable(requested)
             }
             return requested
         }

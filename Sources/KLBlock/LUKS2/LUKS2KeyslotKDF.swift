@@ -11,11 +11,27 @@ public enum LUKS2KeyslotKDF: Sendable, Equatable {
     /// machine at format time (docs/LUKS2.md, "KDF costs"): 4 passes (the
     /// cryptsetup minimum), 1 GiB of memory but at most a quarter of the
     /// physical memory and at least 64 MiB, min(4, online CPUs) lanes.
-    public static func defaultArgon2id() -> LUKS2KeyslotKDF {
+    public static func defaultArgon2id() -> LUKS2KeyslotKDF { defaultArgon2(.argon2id) }
+
+    /// The default costs with either Argon2 variant.
+    public static func defaultArgon2(_ variant: LUKS2Argon2Variant) -> LUKS2KeyslotKDF {
         let physicalKiB = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE))) / 1024
         let memoryKiB = max(64 * 1024, min(1024 * 1024, physicalKiB / 4))
         let threads = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
-        return .argon2(.argon2id, time: 4, memoryKiB: memoryKiB, threads: threads)
+        return .argon2(variant, time: 4, memoryKiB: memoryKiB, threads: threads)
+    }
+
+    /// This KDF with the costs given in place of its own (cryptsetup's
+    /// --pbkdf-force-iterations, --pbkdf-memory, --pbkdf-parallel);
+    /// `iterations` is Argon2's passes or PBKDF2's iterations, and the
+    /// Argon2 costs do not apply to pbkdf2.
+    public func with(iterations: Int?, memoryKiB: Int?, threads: Int?) -> LUKS2KeyslotKDF {
+        switch self {
+        case .argon2(let variant, let time, let memory, let lanes):
+            return .argon2(variant, time: iterations ?? time, memoryKiB: memoryKiB ?? memory, threads: threads ?? lanes)
+        case .pbkdf2(let hash, let count):
+            return .pbkdf2(hash: hash, iterations: iterations ?? count)
+        }
     }
 
     /// pbkdf2-sha256 with 1,000,000 iterations (above OWASP's 600,000 for

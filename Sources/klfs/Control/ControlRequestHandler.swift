@@ -68,7 +68,7 @@ final class ControlRequestHandler: @unchecked Sendable {
         let snapshot = keys.snapshot()
         let statistics = keys.statistics
         return StatusReport(
-            mountPoint: mountPoint, cipherDir: renewal.source, mode: renewal.mode, pid: getpid(),
+            mountPoint: mountPoint, cipherDir: renewal.source, mode: renewal.mode, image: renewal.image, pid: getpid(),
             state: snapshot.state, cause: snapshot.cause,
             engine: keys.engine.kind.rawValue, xtsKernel: keys.engine.kernelName,
             handleRestrictions: handleRestrictions(),

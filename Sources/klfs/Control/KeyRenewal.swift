@@ -9,10 +9,16 @@ protocol KeyRenewal: Sendable {
     var source: String { get }
     /// "directory" or "image", for `klfs status`.
     var mode: String { get }
+    /// What `klfs status` shows of an image mount (nil for a directory).
+    var image: ImageStatusReport? { get }
     /// Fresh keys from `secret`, wrapped by `engine`. The secret dies
     /// inside, on every path.
     func renewedKeys(_ kind: ControlRequest.SecretKind, secret: SecretBytes,
                      engine: any XTSEngine) throws(CommandFailure) -> KeySet
+}
+
+extension KeyRenewal {
+    var image: ImageStatusReport? { nil }
 }
 
 /// A directory volume: the passphrase or master key unlocks klfs.conf.

@@ -5,6 +5,9 @@ struct StatusReport: Codable {
     var cipherDir: String
     /// "directory" or "image" (absent from daemons older than image mode).
     var mode: String?
+    /// An image mount's format and layout (absent for directories, and
+    /// from daemons older than LUKS2 image mode).
+    var image: ImageStatusReport?
     var pid: Int32
     var state: VolumeState
     /// Why it is suspended or locked.
@@ -24,6 +27,20 @@ struct StatusReport: Codable {
     var sectorsEncrypted: UInt64
     var sectorsDecrypted: UInt64
     var handleFailures: UInt64
+}
+
+/// An image mount's format, the LUKS2 keyslot its last unlock opened,
+/// and its sector layout.
+struct ImageStatusReport: Codable {
+    /// "luks2" or "plain".
+    var type: String
+    /// The keyslot that opened the volume key (LUKS2), nil for plain.
+    var keyslot: Int?
+    var sectorSize: Int
+    /// Bytes from the start of the image to the first encrypted sector.
+    var payloadOffset: Int
+    /// dm-crypt's iv_offset in 512-byte sectors (plain --skip, LUKS2 iv_tweak).
+    var ivOffset: UInt64
 }
 
 struct HandleRestrictionReport: Codable {

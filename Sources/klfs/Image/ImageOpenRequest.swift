@@ -11,7 +11,9 @@ struct ImageOpenRequest {
     let type: ImageType
     let options: MountOptionList
     let parameters: PlainImage.Parameters
-    let key: PlainImage.KeySource
+    let key: ImageKeySource
+    /// --key-slot: the LUKS2 keyslot to open (nil: cryptsetup's order).
+    let keyslot: Int?
     let engine: EngineChoice
     let xtsKernel: XTSKernel
     let emulation: EmulationOptions
@@ -19,7 +21,7 @@ struct ImageOpenRequest {
     func serve(readiness: Daemon.Readiness?) throws {
         try DaemonService.prepareProcess(emulation: emulation)
         let engine = try makeEngine(self.engine, xtsKernel: xtsKernel)
-        let mapping = try openMapping()
+        let (mapping, renewal) = try openMapping()
         // The raw volume key dies inside makeDeviceKey: from here on only
         // the engine's handles (or aesni's schedule) exist.
         let imageKey = try mapping.makeDeviceKey(with: engine)
@@ -34,16 +36,24 @@ struct ImageOpenRequest {
                                       options: options.libfuseOptions(source: imagePath))
         let defaults = FilesystemOptions()
         try DaemonService.serve(session, keys: keys,
-                                renewal: ImageKeyRenewal(imagePath: imagePath, parameters: parameters, key: key),
+                                renewal: renewal,
                                 mountPoint: mountPoint, readiness: readiness,
                                 workers: defaults.workers, spinNanoseconds: defaults.spinNanoseconds)
     }
 
-    /// The volume key and layout. LUKS2 will read its header here.
-    private func openMapping() throws(ImageError) -> ImageMapping {
+    /// The volume key and layout, and how `klfs resume` makes the key
+    /// again: plain mode hashes the passphrase (or reads the keyfile);
+    /// LUKS2 opens a keyslot of the header.
+    private func openMapping() throws(ImageError) -> (ImageMapping, ImageKeyRenewal) {
         switch type {
-        case .plain: return try PlainImage.mapping(parameters, key: key)
-        case .luks2: throw .formatNotBuilt(type.rawValue)
+        case .plain:
+            let mapping = try PlainImage.mapping(parameters, key: key)
+            return (mapping, ImageKeyRenewal(imagePath: imagePath, format: .plain(parameters), key: key,
+                                             layout: mapping.layout, keyslot: nil))
+        case .luks2:
+            let opened = try LUKS2Image.open(path: imagePath, key: key, keyslot: keyslot)
+            return (opened.mapping, ImageKeyRenewal(imagePath: imagePath, format: .luks2(opened.header), key: key,
+                                                    layout: opened.mapping.layout, keyslot: opened.keyslot))
         }
     }
 }

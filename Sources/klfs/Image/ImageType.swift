@@ -4,7 +4,6 @@ import ArgumentParser
 enum ImageType: String, CaseIterable, ExpressibleByArgument {
     /// dm-crypt plain: no header, key from a hashed passphrase or a keyfile.
     case plain
-    /// LUKS2 (the on-disk format library is being built alongside; this
-    /// build answers "not built yet").
+    /// LUKS2: header, keyslots and data segment (docs/LUKS2.md).
     case luks2
 }
