@@ -32,6 +32,9 @@ struct ImageBenchCommand: ParsableCommand {
     @Option(help: "klfs engines, comma-separated, one row each: keylocker-soft (default), aesni, keylocker, auto.")
     var engine: String?
 
+    @Option(help: "The image's sector size, 512 (default, cryptsetup plain's) or 4096: the XTS data unit.")
+    var sectorSize: Int?
+
     @Option(help: "Seconds per fio run (default 5).")
     var runtime: Double?
 
@@ -61,7 +64,8 @@ struct ImageBenchCommand: ParsableCommand {
     var scriptArguments: [String] {
         let flags = [("--quick", quick), ("--json", json)].filter(\.1).map(\.0)
         let options: [(String, String?)] = [
-            ("--size", size), ("--engine", engine), ("--runtime", runtime.map { "\($0)" }),
+            ("--size", size), ("--engine", engine), ("--sector-size", sectorSize.map(String.init)),
+            ("--runtime", runtime.map { "\($0)" }),
             ("--rounds", rounds.map(String.init)), ("--settle-seconds", settleSeconds.map { "\($0)" }),
             ("--files", files.map(String.init)), ("--dirs", dirs.map(String.init)),
         ]

@@ -25,6 +25,7 @@ import Testing
         let parameters = try #require(report["parameters"] as? [String: Any])
         #expect(parameters["image_bytes"] as? Int == 64 << 20)
         #expect(parameters["files"] as? Int == 1000)
+        #expect(parameters["sector_size"] as? Int == 512)
         #expect(parameters["direct"] is Bool)
         let cases = try #require(report["cases"] as? [[String: Any]])
         #expect(cases.map { $0["key"] as? String } == Self.fioCases + ["ext4_untar"])
