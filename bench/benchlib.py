@@ -1,16 +1,19 @@
-"""What bench/compare and bench/many-files share: running and timing
-commands, dropping caches and waiting for the machine to settle, Debian
-packages, and mounting each filesystem (tmpfs, libfuse's passthrough_ll,
-gocryptfs, klfs) over a backing directory the same way. Both scripts run as
-root; docs/BENCH.md describes them.
+"""What bench/compare, bench/many-files and bench/image share: running and
+timing commands, dropping caches and waiting for the machine to settle,
+Debian packages, the small-file tree, and mounting each filesystem (tmpfs,
+libfuse's passthrough_ll, gocryptfs, klfs) over a backing directory the same
+way. The scripts run as root; docs/BENCH.md describes them.
 """
 
 import gzip
+import hashlib
 import os
+import random
 import resource
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 
 # The name each log line starts with; the importing script sets its own.
@@ -22,6 +25,11 @@ PASSTHROUGH_SOURCE_DIR = "/usr/share/doc/libfuse3-dev/examples"
 PASSTHROUGH_BINARY = "/tmp/klfs-compare-passthrough_ll"
 PASSPHRASE = "klfs compare benchmark passphrase\n"
 MIB = 1 << 20
+# The small-file tree's files (bench/many-files, bench/image).
+MIN_FILE_BYTES = 256
+MAX_FILE_BYTES = 4096
+TAR_BLOCK = 512
+TAR_RECORD = 20 * TAR_BLOCK
 
 
 def log(message):
@@ -273,6 +281,44 @@ def mount_filesystem(name, work, store, passfile, klfs, wrapper=(), stderr_path=
     else:
         raise ValueError(f"unknown filesystem {name}")
     return Mounted(name, mountpoint, wrapper + command, stderr_path=stderr_path)
+
+
+# ---------------------------------------------------------------- the small-file tree
+
+class Tree:
+    """The tar (GNU format, files only, mtime fixed) of `files` files spread
+    evenly over `directories` directories, in path order: tree/dDDDD/fFFFFFFF,
+    MIN_FILE_BYTES to MAX_FILE_BYTES of random bytes each. `digest` is the
+    sha256 of every file's contents concatenated in byte order of their
+    paths, which is also their order in the tar."""
+
+    def __init__(self, files, directories, seed, directory):
+        self.files, self.directories, self.seed = files, directories, seed
+        self.path = os.path.join(directory, "tree.tar")
+        self.data_bytes = 0
+        rng = random.Random(seed)
+        digest = hashlib.sha256()
+        directory_width, file_width = max(4, len(str(directories - 1))), max(7, len(str(files - 1)))
+        per_directory, extra = divmod(files, directories)
+        index = 0
+        # Headers are written by hand: tarfile.TarFile keeps every member
+        # in a list, half a GiB at a million files.
+        with open(self.path, "wb", buffering=1 << 20) as archive:
+            for directory_index in range(directories):
+                for _ in range(per_directory + (directory_index < extra)):
+                    info = tarfile.TarInfo(f"tree/d{directory_index:0{directory_width}d}/f{index:0{file_width}d}")
+                    data = rng.randbytes(rng.randint(MIN_FILE_BYTES, MAX_FILE_BYTES))
+                    info.size, info.mtime, info.mode = len(data), 1_700_000_000, 0o644
+                    archive.write(info.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape"))
+                    archive.write(data)
+                    archive.write(bytes(-len(data) % TAR_BLOCK))
+                    digest.update(data)
+                    self.data_bytes += len(data)
+                    index += 1
+            archive.write(bytes(2 * TAR_BLOCK))
+            archive.write(bytes(-archive.tell() % TAR_RECORD))
+            self.tar_bytes = archive.tell()
+        self.digest = digest.hexdigest()
 
 
 def default_klfs():

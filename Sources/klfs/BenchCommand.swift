@@ -6,7 +6,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput.",
-        subcommands: [AllBenchCommand.self, EngineBenchCommand.self, LifecycleBenchCommand.self],
+        subcommands: [AllBenchCommand.self, EngineBenchCommand.self, LifecycleBenchCommand.self, ImageBenchCommand.self],
         defaultSubcommand: AllBenchCommand.self
     )
 }
