@@ -274,7 +274,7 @@ def mount_filesystem(name, work, store, passfile, klfs, wrapper=(), stderr_path=
         run(["gocryptfs", "-init", "-q", "-scryptn", "10", "-passfile", passfile, backing],
             stdout=subprocess.DEVNULL)
         command = ["gocryptfs", "-fg", "-q", "-passfile", passfile, backing, mountpoint]
-    elif name == "klfs":
+    elif name.startswith("klfs"):
         run([klfs, "init", backing, "--passfile", passfile, "--kdf-ops", "2", "--kdf-memory-mib", "64"],
             stdout=subprocess.DEVNULL)
         command = [klfs, "mount", backing, mountpoint, "--passfile", passfile, "-f"]
