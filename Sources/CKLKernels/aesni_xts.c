@@ -365,7 +365,8 @@ static int encrypt_tweak(const void *context, uint8_t block[16]) {
 
 int klfs_aesni_xts_crypt(const klfs_aesni_xts_key *key, klfs_xts_kernel kernel,
                          klfs_direction direction, const uint8_t *in, uint8_t *out,
-                         size_t unit_size, size_t units, const uint8_t first_unit[16]) {
+                         size_t unit_size, size_t units, const uint8_t first_unit[16],
+                         uint64_t unit_step) {
     if ((unsigned)kernel > KLFS_XTS_KERNEL_VAES512) return KLFS_EINVAL;
     if (kernel == KLFS_XTS_KERNEL_AUTO) kernel = klfs_xts_kernel_best_for(cpu());
     if (kernel == KLFS_XTS_KERNEL_AUTO || !klfs_xts_kernel_runs_on(kernel, cpu()))
@@ -375,5 +376,5 @@ int klfs_aesni_xts_crypt(const klfs_aesni_xts_key *key, klfs_xts_kernel kernel,
         .encrypt_tweak = encrypt_tweak,
         .crypt_blocks = crypt_blocks_of[kernel],
     };
-    return klfs_xts_crypt(&cipher, direction, in, out, unit_size, units, first_unit);
+    return klfs_xts_crypt(&cipher, direction, in, out, unit_size, units, first_unit, unit_step);
 }

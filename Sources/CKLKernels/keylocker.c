@@ -26,14 +26,15 @@ static int encrypt_tweak(const void *context, uint8_t block[16]) {
 
 int klfs_kl_xts_crypt(const uint8_t data_handle[64], const uint8_t tweak_handle[64],
                       klfs_direction direction, const uint8_t *in, uint8_t *out,
-                      size_t unit_size, size_t units, const uint8_t first_unit[16]) {
+                      size_t unit_size, size_t units, const uint8_t first_unit[16],
+                      uint64_t unit_step) {
     const xts_handles handles = {data_handle, tweak_handle};
     const klfs_xts_cipher cipher = {
         .context = &handles,
         .encrypt_tweak = encrypt_tweak,
         .crypt_blocks = klfs_kl_xts_crypt_blocks,
     };
-    int status = klfs_xts_crypt(&cipher, direction, in, out, unit_size, units, first_unit);
+    int status = klfs_xts_crypt(&cipher, direction, in, out, unit_size, units, first_unit, unit_step);
     // A refused handle may strike mid-buffer: leave no partial result behind.
     if (status == KLFS_EHANDLE) memset(out, 0, unit_size * units);
     return status;

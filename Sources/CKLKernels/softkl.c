@@ -188,6 +188,7 @@ typedef struct xts_call {
     size_t unit_size;
     size_t units;
     const uint8_t *first_unit;
+    uint64_t unit_step;
     klfs_xts_kernel kernel;
 } xts_call;
 
@@ -198,7 +199,7 @@ static int xts_crypt_on_secret_stack(void *argument) {
                               call->direction == KLFS_ENCRYPT, call->direction == KLFS_DECRYPT, &keys);
     if (status == KLFS_OK)
         status = klfs_aesni_xts_crypt(&keys, call->kernel, call->direction, call->in, call->out,
-                                      call->unit_size, call->units, call->first_unit);
+                                      call->unit_size, call->units, call->first_unit, call->unit_step);
     klfs_wipe(&keys, sizeof keys); // the unwrapped keys' round keys die here
     return status;
 }
@@ -206,9 +207,9 @@ static int xts_crypt_on_secret_stack(void *argument) {
 int klfs_softkl_xts_crypt(const klfs_iwkey *iwkey, const uint8_t data_handle[64],
                           const uint8_t tweak_handle[64], klfs_direction direction,
                           const uint8_t *in, uint8_t *out, size_t unit_size, size_t units,
-                          const uint8_t first_unit[16], klfs_xts_kernel kernel) {
+                          const uint8_t first_unit[16], uint64_t unit_step, klfs_xts_kernel kernel) {
     xts_call call = {iwkey, data_handle, tweak_handle, direction, in, out, unit_size, units,
-                     first_unit, kernel};
+                     first_unit, unit_step, kernel};
     int status = klfs_run_on_secret_stack(xts_crypt_on_secret_stack, &call);
     // A refused handle leaves no output behind.
     if (status == KLFS_EHANDLE) memset(out, 0, unit_size * units);

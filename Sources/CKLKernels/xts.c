@@ -17,10 +17,15 @@ void klfs_xts_double_tweak(uint8_t tweak[16]) {
     memcpy(tweak + 8, &high, 8);
 }
 
-// Adds one to a 128-bit little-endian number, wrapping at 2^128.
-static void increment_unit_number(uint8_t number[16]) {
-    for (unsigned i = 0; i < 16 && ++number[i] == 0; i++) {
-    }
+// Adds `step` to a 128-bit little-endian number, wrapping at 2^128.
+static void advance_unit_number(uint8_t number[16], uint64_t step) {
+    uint64_t low, high;
+    memcpy(&low, number, 8);
+    memcpy(&high, number + 8, 8);
+    low += step;
+    high += low < step;
+    memcpy(number, &low, 8);
+    memcpy(number + 8, &high, 8);
 }
 
 // The last whole block and the partial block after it (IEEE 1619 5.3.2):
@@ -70,7 +75,7 @@ static int crypt_unit(const klfs_xts_cipher *cipher, klfs_direction direction,
 
 int klfs_xts_crypt(const klfs_xts_cipher *cipher, klfs_direction direction,
                    const uint8_t *in, uint8_t *out, size_t unit_size,
-                   size_t units, const uint8_t first_unit[16]) {
+                   size_t units, const uint8_t first_unit[16], uint64_t unit_step) {
     if (unit_size < 16) return KLFS_EINVAL;
     if (units == 0) return KLFS_OK;
     uint8_t unit_number[16];
@@ -83,7 +88,7 @@ int klfs_xts_crypt(const klfs_xts_cipher *cipher, klfs_direction direction,
     int status = cipher->encrypt_tweak(cipher->context, tweaks[0]);
     for (size_t k = 0; k < units && status == KLFS_OK; k++) {
         uint8_t *tweak = tweaks[k & 1], *next_tweak = tweaks[(k + 1) & 1];
-        increment_unit_number(unit_number);
+        advance_unit_number(unit_number, unit_step);
         if (k + 1 < units) {
             memcpy(next_tweak, unit_number, 16);
             status = cipher->encrypt_tweak(cipher->context, next_tweak);

@@ -64,11 +64,12 @@ public struct AESNIXTSKey: XTSKey {
 
     public func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
                       into output: UnsafeMutableRawBufferPointer,
-                      dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
+                      dataUnitSize: Int, firstDataUnit: UInt128, dataUnitStep: UInt64) throws(EngineError) {
         try schedules.withUnsafeBytes { key throws(EngineError) in
             let key = key.baseAddress!.assumingMemoryBound(to: klfs_aesni_xts_key.self)
-            try runKernel(input, output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit) {
-                klfs_aesni_xts_crypt(key, xtsKernel.kernelValue, direction.kernelValue, $0, $1, $2, $3, $4)
+            try runKernel(input, output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit,
+                          dataUnitStep: dataUnitStep) {
+                klfs_aesni_xts_crypt(key, xtsKernel.kernelValue, direction.kernelValue, $0, $1, $2, $3, $4, $5)
             }
         }
     }

@@ -40,10 +40,10 @@ public protocol KeyLocker: XTSEngine {
     /// since XTS only ever encrypts the tweak.
     var tweakRestrictions: HandleRestrictions { get }
 
-    /// XTS through the two handles (``XTSKey/crypt(_:_:into:dataUnitSize:firstDataUnit:)``).
+    /// XTS through the two handles (``XTSKey/crypt(_:_:into:dataUnitSize:firstDataUnit:dataUnitStep:)``).
     func crypt(_ direction: CryptDirection, dataHandle: UnsafePointer<UInt8>, tweakHandle: UnsafePointer<UInt8>,
                _ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
-               dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError)
+               dataUnitSize: Int, firstDataUnit: UInt128, dataUnitStep: UInt64) throws(EngineError)
 
     /// Runs `body` with a single-block cipher through `handle` for
     /// `directions` (``BlockCipherKey/withCipher(for:_:)``).
@@ -104,11 +104,12 @@ public struct KeyLockerXTSKey<Locker: KeyLocker>: XTSKey {
 
     public func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
                       into output: UnsafeMutableRawBufferPointer,
-                      dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
+                      dataUnitSize: Int, firstDataUnit: UInt128, dataUnitStep: UInt64) throws(EngineError) {
         try dataHandle.bytes.withUnsafeBufferPointer { data throws(EngineError) in
             try tweakHandle.bytes.withUnsafeBufferPointer { tweak throws(EngineError) in
                 try locker.crypt(direction, dataHandle: data.baseAddress!, tweakHandle: tweak.baseAddress!,
-                                 input, into: output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit)
+                                 input, into: output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit,
+                                 dataUnitStep: dataUnitStep)
             }
         }
     }

@@ -36,9 +36,10 @@ public struct KeyLockerEngine: KeyLocker {
     public func crypt(_ direction: CryptDirection, dataHandle: UnsafePointer<UInt8>,
                       tweakHandle: UnsafePointer<UInt8>, _ input: UnsafeRawBufferPointer,
                       into output: UnsafeMutableRawBufferPointer,
-                      dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
-        try runKernel(input, output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit) {
-            klfs_kl_xts_crypt(dataHandle, tweakHandle, direction.kernelValue, $0, $1, $2, $3, $4)
+                      dataUnitSize: Int, firstDataUnit: UInt128, dataUnitStep: UInt64) throws(EngineError) {
+        try runKernel(input, output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit,
+                      dataUnitStep: dataUnitStep) {
+            klfs_kl_xts_crypt(dataHandle, tweakHandle, direction.kernelValue, $0, $1, $2, $3, $4, $5)
         }
     }
 

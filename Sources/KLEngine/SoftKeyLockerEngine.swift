@@ -86,12 +86,13 @@ public final class SoftKeyLockerEngine: KeyLocker, @unchecked Sendable {
     public func crypt(_ direction: CryptDirection, dataHandle: UnsafePointer<UInt8>,
                       tweakHandle: UnsafePointer<UInt8>, _ input: UnsafeRawBufferPointer,
                       into output: UnsafeMutableRawBufferPointer,
-                      dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
-        try runKernel(input, output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit) {
-            source, destination, unitSize, units, firstUnit in
+                      dataUnitSize: Int, firstDataUnit: UInt128, dataUnitStep: UInt64) throws(EngineError) {
+        try runKernel(input, output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit,
+                      dataUnitStep: dataUnitStep) {
+            source, destination, unitSize, units, firstUnit, unitStep in
             withIWKey { iwkey in
                 klfs_softkl_xts_crypt(iwkey, dataHandle, tweakHandle, direction.kernelValue,
-                                      source, destination, unitSize, units, firstUnit, xtsKernel.kernelValue)
+                                      source, destination, unitSize, units, firstUnit, unitStep, xtsKernel.kernelValue)
             }
         }
     }

@@ -52,7 +52,7 @@ public protocol XTSEngine: Sendable {
 public protocol XTSKey: Sendable {
     var engine: EngineKind { get }
 
-    /// The XTS kernel ``crypt(_:_:into:dataUnitSize:firstDataUnit:)`` runs,
+    /// The XTS kernel ``crypt(_:_:into:dataUnitSize:firstDataUnit:dataUnitStep:)`` runs,
     /// as ``XTSEngine/kernelName``.
     var kernelName: String { get }
     /// What ENCODEKEY reported about the IWKey that wrapped the handles
@@ -61,8 +61,10 @@ public protocol XTSKey: Sendable {
     var wrappingKey: IWKeyAttributes? { get }
 
     /// AES-256-XTS over `input.count / dataUnitSize` consecutive data
-    /// units; unit k uses the data unit sequence number `firstDataUnit + k`
-    /// (modulo 2^128). A data unit is at least 16 bytes; a partial final
+    /// units; unit k uses the data unit sequence number `firstDataUnit + k
+    /// * dataUnitStep` (modulo 2^128; dm-crypt numbers 4096-byte sectors in
+    /// 512-byte units unless iv_large_sectors, a step of 8). A data unit is
+    /// at least 16 bytes; a partial final
     /// block uses ciphertext stealing. `input` and `output` have the same
     /// size and are either the same memory (in place) or disjoint. On an
     /// error `output` is zeroed.
@@ -74,11 +76,19 @@ public protocol XTSKey: Sendable {
     /// every block; aesni uses the schedules it keeps in secret memory.
     func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
                into output: UnsafeMutableRawBufferPointer,
-               dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError)
+               dataUnitSize: Int, firstDataUnit: UInt128, dataUnitStep: UInt64) throws(EngineError)
 }
 
 extension XTSKey {
     public var wrappingKey: IWKeyAttributes? { nil }
+
+    /// Consecutive data unit numbers (a step of 1).
+    public func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
+                      into output: UnsafeMutableRawBufferPointer,
+                      dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
+        try crypt(direction, input, into: output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit,
+                  dataUnitStep: 1)
+    }
 
     public func encrypt(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
                         dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
@@ -100,11 +110,12 @@ extension XTSKey {
 
 /// The checks every engine makes before handing buffers to a kernel, and
 /// the call itself: `kernel` gets (in, out, unit size, unit count, first
-/// unit as 16 little-endian bytes) and returns a klfs_common.h status.
+/// unit as 16 little-endian bytes, unit step) and returns a klfs_common.h
+/// status.
 func runKernel(
     _ input: UnsafeRawBufferPointer, _ output: UnsafeMutableRawBufferPointer,
-    dataUnitSize: Int, firstDataUnit: UInt128,
-    _ kernel: (UnsafePointer<UInt8>, UnsafeMutablePointer<UInt8>, Int, Int, UnsafePointer<UInt8>) -> Int32
+    dataUnitSize: Int, firstDataUnit: UInt128, dataUnitStep: UInt64,
+    _ kernel: (UnsafePointer<UInt8>, UnsafeMutablePointer<UInt8>, Int, Int, UnsafePointer<UInt8>, UInt64) -> Int32
 ) throws(EngineError) {
     guard dataUnitSize >= 16 else { throw .invalidDataUnitSize(dataUnitSize) }
     guard input.count == output.count, input.count % dataUnitSize == 0 else {
@@ -115,7 +126,7 @@ func runKernel(
     let status = withUnsafeBytes(of: &unit) { unitBytes in
         kernel(src.assumingMemoryBound(to: UInt8.self), dst.assumingMemoryBound(to: UInt8.self),
                dataUnitSize, input.count / dataUnitSize,
-               unitBytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+               unitBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), dataUnitStep)
     }
     if let error = EngineError(status: status, input: input.count, output: output.count,
                                dataUnitSize: dataUnitSize) {

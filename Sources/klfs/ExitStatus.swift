@@ -127,9 +127,10 @@ struct CommandFailure: Error, CustomStringConvertible {
         case .system, .imageMissing, .imageNotRegularFile, .payloadBeyondImage: status = .imageUnusable
         case .imageNotEmpty: status = .imageNotEmpty
         case .unsupportedSectorSize, .unsupportedKeySize, .misalignedOffset, .misalignedSize, .unsupportedHash,
-             .fixedSize:
+             .invalidHashLength, .fixedSize:
             status = .imageUnsupported
-        case .keyfileTooShort: status = .passphraseUnavailable
+        case .keyfileTooShort, .passphraseTooShort: status = .passphraseUnavailable
+        case .notTheOpenedKey: status = .wrongPassphrase
         case .outOfRange, .pastEnd: status = .usage
         case .passphrase(let volumeError):
             self.init(volumeError)

@@ -7,7 +7,8 @@ struct ImageAddKeyCommand: ParsableCommand {
         commandName: "add-key",
         abstract: "Add a LUKS2 keyslot for a new passphrase (cryptsetup luksAddKey).",
         discussion: """
-            An existing passphrase (--passfile, --extpass or --keyfile; the terminal otherwise) opens the \
+            An existing passphrase (--passfile, --extpass or --keyfile and its offset and size; the terminal \
+            otherwise) opens the \
             volume key, which the new keyslot then holds under the new passphrase (--new-passfile, \
             --new-extpass; the terminal, asked twice, otherwise). The lowest free keyslot unless --key-slot. \
             Works on a mounted image: the mount keeps its key.
@@ -21,8 +22,7 @@ struct ImageAddKeyCommand: ParsableCommand {
 
     @OptionGroup var passphrase: PassphraseOptions
 
-    @Option(help: ArgumentHelp("The existing passphrase is FILE's bytes (cryptsetup's --key-file).", valueName: "FILE"))
-    var keyfile: String?
+    @OptionGroup var keyfile: KeyfileOptions
 
     @Option(help: ArgumentHelp("Read the new passphrase from the first line of FILE.", valueName: "FILE"))
     var newPassfile: String?
@@ -34,9 +34,7 @@ struct ImageAddKeyCommand: ParsableCommand {
     @OptionGroup var kdf: LUKS2KDFOptions
 
     func validate() throws {
-        if keyfile != nil && (passphrase.passfile != nil || passphrase.extpass != nil) {
-            throw ValidationError("--keyfile excludes --passfile and --extpass")
-        }
+        try keyfile.requireAlone(besides: passphrase)
         if newPassfile != nil && newExtpass != nil { throw ValidationError("--new-passfile and --new-extpass exclude each other") }
     }
 
@@ -45,9 +43,8 @@ struct ImageAddKeyCommand: ParsableCommand {
             let file = try LUKS2ImageFile(path: image, writable: true)
             let header = try LUKS2Header.read(from: file)
             _ = try header.metadata.requireSupported()
-            let existingSource: ImageKeySource = keyfile.map { .keyfile(path: $0, offset: 0, sizeLimit: nil) }
-                ?? .passphrase(passphrase.source)
-            let existing = try existingSource.luks2Passphrase()
+            let existingSource = keyfile.source ?? .passphrase(passphrase.source)
+            let existing = try existingSource.readSecret()
             // The existing passphrase dies here, once it has opened the volume key.
             defer { existing.wipe() }
             let newSource: PassphraseSource = newPassfile.map { .file(path: $0) } ?? newExtpass.map { .command($0) } ?? .terminal

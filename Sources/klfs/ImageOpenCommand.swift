@@ -25,6 +25,8 @@ struct ImageOpenCommand: ParsableCommand {
 
     @OptionGroup var passphrase: PassphraseOptions
 
+    @OptionGroup var keyfile: KeyfileOptions
+
     @OptionGroup var plain: PlainModeOptions
 
     @OptionGroup var sectorSize: ImageSectorSizeOption
@@ -34,14 +36,12 @@ struct ImageOpenCommand: ParsableCommand {
     @OptionGroup var daemon: DaemonOptions
 
     @Option(name: .customShort("o"),
-            help: ArgumentHelp("Mount options, comma-separated: ro, rw, allow_other, default_permissions, passfile=FILE, engine=NAME, xts_kernel=NAME, and the generic flags.",
+            help: ArgumentHelp("Mount options, comma-separated: ro, rw, allow_other, default_permissions, passfile=FILE, engine=NAME, xts_kernel=NAME, workers=N (threads serving requests; default one per CPU), and the generic flags.",
                                valueName: "OPTIONS"))
     var mountOptions: [String] = []
 
     func validate() throws {
-        if plain.keyfile != nil && (passphrase.passfile != nil || passphrase.extpass != nil) {
-            throw ValidationError("--keyfile excludes --passfile and --extpass")
-        }
+        try keyfile.requireAlone(besides: passphrase)
         switch type.type {
         case .luks2:
             let plainOnly = plain.namesGiven + (sectorSize.bytes != nil ? ["--sector-size"] : [])
@@ -55,7 +55,7 @@ struct ImageOpenCommand: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            if plain.keyfile != nil && plain.hash != nil {
+            if keyfile.keyfile != nil && plain.hash != nil {
                 printError("klfs: warning: --hash is ignored with --keyfile in plain mode (as cryptsetup ignores it): the keyfile's bytes are the key")
             }
             let options = try MountOptionList(parsing: mountOptions)
@@ -76,9 +76,7 @@ struct ImageOpenCommand: ParsableCommand {
 
     /// A command-line flag wins over passfile= in -o.
     private func keySource(_ options: MountOptionList) -> ImageKeySource {
-        if let keyfile = plain.keyfile {
-            return .keyfile(path: absolutePath(keyfile), offset: plain.keyfileOffset, sizeLimit: plain.keyfileSize)
-        }
+        if let source = keyfile.source { return source }
         if passphrase.passfile == nil && passphrase.extpass == nil, let path = options.passfile {
             return .passphrase(.file(path: path))
         }
@@ -88,19 +86,9 @@ struct ImageOpenCommand: ParsableCommand {
 
 /// cryptsetup's plain-mode options, with its names and units.
 struct PlainModeOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The passphrase hash: ripemd160 (default), sha1, sha256 or sha512. Ignored with --keyfile, as cryptsetup ignores it.",
+    @Option(help: ArgumentHelp("The passphrase hash: ripemd160 (default), sha1, sha256, sha512, or plain (the passphrase itself); NAME:N fills only the key's first N bytes that way, zeros after them. Ignored with --keyfile, as cryptsetup ignores it.",
                                valueName: "hash"))
-    var hash: PlainHash?
-
-    @Option(help: ArgumentHelp("Read the key from FILE. plain: its bytes are the key as they are (64 of them), unhashed; luks2: its bytes are the passphrase (cryptsetup's --key-file).",
-                               valueName: "FILE"))
-    var keyfile: String?
-
-    @Option(help: "Skip this many bytes at the start of the keyfile.")
-    var keyfileOffset = 0
-
-    @Option(help: "Use at most this many bytes of the keyfile (after --keyfile-offset).")
-    var keyfileSize: Int?
+    var hash: PlainPassphraseHash?
 
     @Option(help: "Where the encrypted data starts in the image, in 512-byte sectors.")
     var offset: UInt64 = 0
@@ -132,4 +120,6 @@ struct PlainModeOptions: ParsableArguments {
     }
 }
 
-extension PlainHash: ExpressibleByArgument {}
+extension PlainPassphraseHash: ExpressibleByArgument {
+    public init?(argument: String) { try? self.init(parsing: argument) }
+}

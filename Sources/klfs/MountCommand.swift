@@ -30,7 +30,7 @@ struct MountCommand: ParsableCommand {
     @OptionGroup var daemon: DaemonOptions
 
     @Option(name: .customShort("o"),
-            help: ArgumentHelp("Mount options, comma-separated: ro, rw, allow_other (implies default_permissions), default_permissions, xattr, writeback_cache, passfile=FILE, masterkey=FILE, engine=NAME, xts_kernel=NAME, klfs_dev and klfs_suid (the mount is nodev,nosuid otherwise; dev and suid, which mount.fuse3 adds, are ignored), and the generic flags noexec, noatime, ...",
+            help: ArgumentHelp("Mount options, comma-separated: ro, rw, allow_other (implies default_permissions), default_permissions, xattr, writeback_cache, passfile=FILE, masterkey=FILE, engine=NAME, xts_kernel=NAME, workers=N (threads serving requests; default 10), klfs_dev and klfs_suid (the mount is nodev,nosuid otherwise; dev and suid, which mount.fuse3 adds, are ignored), and the generic flags noexec, noatime, ...",
                                valueName: "OPTIONS"))
     var mountOptions: [String] = []
 

@@ -8,9 +8,11 @@ struct ResumeCommand: ParsableCommand {
         commandName: "resume",
         abstract: "Unlock a suspended or locked mount again; waiting requests go on.",
         discussion: """
-            Reads the passphrase (terminal, --passfile, --extpass) or the master key (--masterkey) here \
-            and hands it to the daemon over the control socket; the daemon runs the KDF and wraps fresh \
-            handles under the current IWKey. A wrong passphrase leaves the mount as it was (exit status 10).
+            Reads the passphrase (terminal, --passfile, --extpass), the master key (--masterkey) or, for an \
+            image mount, the keyfile (--keyfile) here and hands it to the daemon over the control socket; \
+            the daemon runs the KDF and wraps fresh handles under the current IWKey. A wrong passphrase \
+            leaves the mount as it was (exit status 10). An image opened with a keyfile reads that \
+            keyfile again when no --keyfile is given.
             """
     )
 
@@ -18,6 +20,13 @@ struct ResumeCommand: ParsableCommand {
     var mountPoint: String
 
     @OptionGroup var key: UnlockOptions
+
+    @OptionGroup var keyfile: KeyfileOptions
+
+    func validate() throws {
+        try keyfile.requireAlone(besides: key.passphrase)
+        if keyfile.keyfile != nil && key.masterkey != nil { throw ValidationError("--keyfile excludes --masterkey") }
+    }
 
     func run() throws {
         try reportingFailures {
@@ -32,7 +41,16 @@ struct ResumeCommand: ParsableCommand {
         }
     }
 
-    private func readSecret() throws(VolumeError) -> (ControlRequest.SecretKind, SecretBytes) {
+    private func readSecret() throws -> (ControlRequest.SecretKind, SecretBytes) {
+        if let source = keyfile.source {
+            let bytes = try source.readSecret()
+            guard bytes.count <= ControlRequest.SecretKind.keyfile.limit else {
+                // An oversized keyfile's bytes die here, unsent.
+                bytes.wipe()
+                throw CommandFailure(.passphraseUnavailable, "the keyfile gives more than 8 MiB: --keyfile-size limits it")
+            }
+            return (.keyfile, bytes)
+        }
         switch key.givenKey ?? .passphrase(.terminal) {
         case .passphrase(let source):
             return (.passphrase, try source.read())

@@ -22,7 +22,11 @@ import Testing
     static let cases = [Case(sectorSize: 512, offset: 0, skip: 0, largeSectors: false),
                         Case(sectorSize: 512, offset: 3, skip: 1000, largeSectors: false),
                         Case(sectorSize: 4096, offset: 16, skip: 40, largeSectors: false),
-                        Case(sectorSize: 4096, offset: 8, skip: 64, largeSectors: true)]
+                        Case(sectorSize: 4096, offset: 8, skip: 64, largeSectors: true),
+                        // plain64 wraps to 0 at 2^64 in the middle of the device.
+                        Case(sectorSize: 512, offset: 0, skip: UInt64.max - 99, largeSectors: false),
+                        Case(sectorSize: 4096, offset: 0, skip: UInt64.max - 75, largeSectors: false),
+                        Case(sectorSize: 4096, offset: 0, skip: UInt64.max - 75, largeSectors: true)]
 
     /// Unaligned writes through the device; then every sector of the image
     /// decrypts with OpenSSL, under the IV dm-crypt gives it, to the model.

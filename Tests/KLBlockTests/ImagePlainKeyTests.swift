@@ -11,13 +11,30 @@ import Testing
     static let passphrases: [[UInt8]] = [Array("x".utf8), Array("correct horse battery staple".utf8),
                                          Array(repeating: 0xC3, count: 300), Array(0...255)]
 
-    @Test(arguments: PlainHash.allCases)
-    func passphraseKeyEqualsCryptsetups(hash: PlainHash) throws {
-        for passphrase in Self.passphrases {
+    /// Every digest, `plain`, and `NAME:N` (the first N key bytes hashed,
+    /// zeros after them), as libcryptsetup reads the same --hash.
+    @Test(arguments: PlainHash.allCases.map(\.rawValue) + ["plain", "plain:32", "sha256:32", "ripemd160:20", "sha512:1", "sha1:63"])
+    func passphraseKeyEqualsCryptsetups(hashName: String) throws {
+        let hash = try PlainPassphraseHash(parsing: hashName)
+        #expect(hash.description == hashName)
+        for passphrase in Self.passphrases where hash.function != .passphraseItself || passphrase.count >= hash.length {
             let derived = try PlainKeyDerivation.key(fromPassphrase: try secret(passphrase), hash: hash)
-            let expected = try CryptsetupPlainKey.derive(hash: hash.rawValue, passphrase: passphrase)
-            #expect(derived.withUnsafeBytes { Array($0) } == expected, "hash \(hash), passphrase of \(passphrase.count) bytes")
+            let expected = try CryptsetupPlainKey.derive(hash: hashName, passphrase: passphrase)
+            #expect(derived.withUnsafeBytes { Array($0) } == expected, "hash \(hashName), passphrase of \(passphrase.count) bytes")
         }
+    }
+
+    /// cryptsetup fails too (EINVAL) when `plain` has fewer bytes than it needs.
+    @Test func plainHashRefusesAShortPassphrase() throws {
+        #expect(throws: ImageError.passphraseTooShort(needed: 32, available: 28)) {
+            try PlainKeyDerivation.key(fromPassphrase: try secret(Self.passphrases[1]), hash: PlainPassphraseHash(parsing: "plain:32"))
+        }
+        #expect(throws: (any Error).self) { try CryptsetupPlainKey.derive(hash: "plain:32", passphrase: Self.passphrases[1]) }
+    }
+
+    @Test(arguments: ["sha3-256", "sha256:0", "sha256:65", "sha256:", "sha256:x", ":32", "RIPEMD160"])
+    func unknownHashesAndLengthsAreRefused(text: String) {
+        #expect(throws: ImageError.self) { try PlainPassphraseHash(parsing: text) }
     }
 
     /// cryptsetup passes a plain-mode keyfile through unhashed: libcryptsetup's

@@ -10,6 +10,9 @@ enum KernelCheck: String, CaseIterable, Sendable, CustomTestStringConvertible {
     /// Random keys, unit sizes, unit counts and unit numbers against OpenSSL.
     case openSSLOnRandomInputs
     case inPlaceEqualsOutOfPlace
+    /// Unit numbers stepping by 8 (dm-crypt's 4096-byte sectors in 512-byte
+    /// units), across the 64-bit carry, against one OpenSSL call per unit.
+    case steppedUnitNumbers
     /// 1 to 31 whole blocks, with and without stealing, against OpenSSL.
     case everyBlockCountUpTo31
 
@@ -21,6 +24,7 @@ enum KernelCheck: String, CaseIterable, Sendable, CustomTestStringConvertible {
         case .nistVectors: try checkVectors(KLEngineTests.nistVectors(), on: engine)
         case .openSSLOnRandomInputs: try OpenSSLDifferential.randomInputs(on: engine)
         case .inPlaceEqualsOutOfPlace: try OpenSSLDifferential.inPlaceEqualsOutOfPlace(on: engine)
+        case .steppedUnitNumbers: try OpenSSLDifferential.steppedUnitNumbers(on: engine)
         case .everyBlockCountUpTo31: try BlockCountCheck.everyCountUpTo31(on: engine)
         }
     }

@@ -115,11 +115,11 @@ struct KeyLockerEmulatorTests {
         for direction in [KLFS_ENCRYPT, KLFS_DECRYPT] {
             var expected = [UInt8](repeating: 0, count: input.count)
             #expect(klfs_aesni_xts_crypt(&reference, KLFS_XTS_KERNEL_AUTO, direction, input, &expected,
-                                         dataUnitSize, units, firstUnit) == 0)
+                                         dataUnitSize, units, firstUnit, 1) == 0)
             var output = [UInt8](repeating: 0, count: input.count)
             let before = threadCounters()
             let status = klfs_kl_xts_crypt(dataHandle, tweakHandle, direction, input, &output,
-                                           dataUnitSize, units, firstUnit)
+                                           dataUnitSize, units, firstUnit, 1)
             let after = threadCounters()
             #expect(status == 0)
             #expect(output == expected, "direction \(direction.rawValue)")
@@ -141,7 +141,7 @@ struct KeyLockerEmulatorTests {
         let input = [UInt8](repeating: 1, count: 1024)
         var output = [UInt8](repeating: 0xAA, count: 1024)
         let status = klfs_kl_xts_crypt(dataHandle, tweakHandle, KLFS_ENCRYPT, input, &output,
-                                       512, 2, [UInt8](repeating: 0, count: 16))
+                                       512, 2, [UInt8](repeating: 0, count: 16), 1)
         #expect(Int(status) == KLFS_EHANDLE)
         #expect(output.allSatisfy { $0 == 0 })
     }

@@ -47,6 +47,34 @@ enum OpenSSLDifferential {
         }
     }
 
+    static func steppedUnitNumbers(on engine: any XTSEngine) throws {
+        var generator = SeededGenerator(seed: 8)
+        let keyBytes = randomBytes(64, using: &generator)
+        let key = try makeKey(engine, keyBytes)
+        for (unit, step) in [(4096, UInt64(8)), (512, 3), (100, 1 << 40)] {
+            for first in [UInt128(5), UInt128(UInt64.max - 20)] {
+                let plaintext = randomBytes(unit * 6, using: &generator)
+                var expected: [UInt8] = []
+                for k in 0..<6 {
+                    expected += openSSLCrypt(.encrypt, key: keyBytes, Array(plaintext[k * unit..<(k + 1) * unit]),
+                                             dataUnitSize: unit, firstDataUnit: first &+ UInt128(k) * UInt128(step))
+                }
+                var buffer = plaintext
+                try buffer.withUnsafeMutableBytes { bytes in
+                    try key.crypt(.encrypt, UnsafeRawBufferPointer(bytes), into: bytes, dataUnitSize: unit,
+                                  firstDataUnit: first, dataUnitStep: step)
+                }
+                let context = "\(engine.kind) on \(engine.kernelName) unit \(unit) step \(step) first \(first)"
+                #expect(buffer == expected, "\(context)")
+                try buffer.withUnsafeMutableBytes { bytes in
+                    try key.crypt(.decrypt, UnsafeRawBufferPointer(bytes), into: bytes, dataUnitSize: unit,
+                                  firstDataUnit: first, dataUnitStep: step)
+                }
+                #expect(buffer == plaintext, "\(context)")
+            }
+        }
+    }
+
     private static func randomDataUnit(_ round: Int, using generator: inout SeededGenerator) -> UInt128 {
         switch round % 4 {
         case 0: return UInt128(UInt64.max - UInt64.random(in: 0...3, using: &generator))

@@ -400,7 +400,7 @@ import Testing
     private func softXTS(_ iwkey: UnsafePointer<klfs_iwkey>, _ dataHandle: [UInt8], _ tweakHandle: [UInt8],
                          _ direction: klfs_direction, _ input: [UInt8], _ output: inout [UInt8],
                          unitSize: Int, units: Int, first: [UInt8]) -> Int32 {
-        klfs_softkl_xts_crypt(iwkey, dataHandle, tweakHandle, direction, input, &output, unitSize, units, first,
+        klfs_softkl_xts_crypt(iwkey, dataHandle, tweakHandle, direction, input, &output, unitSize, units, first, 1,
                               KLFS_XTS_KERNEL_AUTO)
     }
 

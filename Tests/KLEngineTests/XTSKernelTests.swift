@@ -149,7 +149,7 @@ enum BlockCountCheck {
         var key = klfs_aesni_xts_key()
         let input = [UInt8](repeating: 0, count: 16), first = [UInt8](repeating: 0, count: 16)
         var output = [UInt8](repeating: 0, count: 16)
-        #expect(klfs_aesni_xts_crypt(&key, klfs_xts_kernel(rawValue: 4), KLFS_ENCRYPT, input, &output, 16, 1, first)
+        #expect(klfs_aesni_xts_crypt(&key, klfs_xts_kernel(rawValue: 4), KLFS_ENCRYPT, input, &output, 16, 1, first, 1)
                 == Int32(KLFS_EINVAL))
     }
 }

@@ -18,7 +18,8 @@ public enum DmCryptPlain64 {
         let units = UInt64(sectorSize / 512)
         var plain = [UInt8](repeating: 0, count: payload.count / sectorSize * sectorSize)
         for sector in 0..<plain.count / sectorSize {
-            let position = UInt64(sector) * units + ivOffset
+            // dm-crypt's sector_t arithmetic: wraps at 2^64.
+            let position = UInt64(sector) &* units &+ ivOffset
             var iv = [UInt8](repeating: 0, count: 16)
             withUnsafeBytes(of: (largeSectors ? position / units : position).littleEndian) { iv.replaceSubrange(0..<8, with: $0) }
             var written: Int32 = 0

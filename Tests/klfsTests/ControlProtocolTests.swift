@@ -7,7 +7,8 @@ import Testing
 @Suite struct ControlProtocolTests {
     @Test func everyRequestReadsBackFromItsLine() {
         let requests: [ControlRequest] = [.status, .suspend, .lock, .resume(.passphrase, length: 28),
-                                          .resume(.masterkey, length: 64), .iwkeyEvent("newKey")]
+                                          .resume(.masterkey, length: 64), .resume(.keyfile, length: 8 << 20),
+                                          .iwkeyEvent("newKey")]
         for request in requests {
             #expect(ControlRequest(line: request.line) == request, "\(request.line)")
         }
@@ -15,7 +16,7 @@ import Testing
 
     @Test func malformedLinesAreRefused() {
         for line in ["", "status now", "resume", "resume passphrase", "resume passphrase 0",
-                     "resume passphrase 4097", "resume token 10", "unmount", "iwkey-event"] {
+                     "resume passphrase 4097", "resume keyfile 8388609", "resume token 10", "unmount", "iwkey-event"] {
             #expect(ControlRequest(line: line) == nil, "\(line)")
         }
     }

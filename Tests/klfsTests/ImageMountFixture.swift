@@ -44,11 +44,12 @@ final class ImageMountFixture {
     var device: String { mountPoint + "/device" }
 
     /// `klfs image open --type TYPE` with the passfile unless `key` names
-    /// another source; `extra` comes last.
+    /// another source; `extra` comes last; `input` is its standard input.
     @discardableResult
-    func open(_ extra: [String] = [], key: [String]? = nil, engine: String = "keylocker-soft") throws -> CommandResult {
+    func open(_ extra: [String] = [], key: [String]? = nil, engine: String = "keylocker-soft",
+              input: String = "") throws -> CommandResult {
         try runKLFS(["image", "open", image, mountPoint, "--type", type, "--engine", engine]
-                    + (key ?? ["--passfile", passfile]) + extra)
+                    + (key ?? ["--passfile", passfile]) + extra, input: input)
     }
 
     func requireOpen(_ extra: [String] = [], key: [String]? = nil) throws {

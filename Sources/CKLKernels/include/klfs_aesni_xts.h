@@ -44,6 +44,7 @@ void klfs_aesni_xts_setup(klfs_aesni_xts_key *key, const uint8_t data_key[32],
 // CPUID and XGETBV tell this process) is KLFS_EUNSUPPORTED, never #UD.
 int klfs_aesni_xts_crypt(const klfs_aesni_xts_key *key, klfs_xts_kernel kernel,
                          klfs_direction direction, const uint8_t *in, uint8_t *out,
-                         size_t unit_size, size_t units, const uint8_t first_unit[16]);
+                         size_t unit_size, size_t units, const uint8_t first_unit[16],
+                         uint64_t unit_step);
 
 #endif

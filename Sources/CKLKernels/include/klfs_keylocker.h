@@ -39,6 +39,7 @@ int klfs_kl_ecb_crypt(const uint8_t handle[64], klfs_direction direction,
 // klfs_xts_crypt; on KLFS_EHANDLE the output is zeroed.
 int klfs_kl_xts_crypt(const uint8_t data_handle[64], const uint8_t tweak_handle[64],
                       klfs_direction direction, const uint8_t *in, uint8_t *out,
-                      size_t unit_size, size_t units, const uint8_t first_unit[16]);
+                      size_t unit_size, size_t units, const uint8_t first_unit[16],
+                      uint64_t unit_step);
 
 #endif

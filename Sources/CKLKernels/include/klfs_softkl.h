@@ -89,7 +89,7 @@ int klfs_softkl_load_key(const klfs_iwkey *iwkey, const uint8_t *handle,
 int klfs_softkl_xts_crypt(const klfs_iwkey *iwkey, const uint8_t data_handle[64],
                           const uint8_t tweak_handle[64], klfs_direction direction,
                           const uint8_t *in, uint8_t *out, size_t unit_size, size_t units,
-                          const uint8_t first_unit[16], klfs_xts_kernel kernel);
+                          const uint8_t first_unit[16], uint64_t unit_step, klfs_xts_kernel kernel);
 
 // The wrap primitive: RFC 8452 AES-256-GCM-SIV from the record keys on
 // (the caller supplies the message-authentication key, the POLYVAL key, and

@@ -18,12 +18,14 @@ typedef struct klfs_xts_cipher {
 
 // IEEE 1619 XTS over `units` consecutive data units of `unit_size` bytes
 // (at least 16; a partial last block uses ciphertext stealing). Unit k uses
-// the data unit sequence number first_unit + k, a 128-bit little-endian value
-// (wrapping modulo 2^128). in == out is allowed; other overlap is not.
-// Returns KLFS_OK, KLFS_EINVAL or the first failure of the cipher.
+// the data unit sequence number first_unit + k * unit_step, first_unit a
+// 128-bit little-endian value, the sum wrapping modulo 2^128 (dm-crypt
+// numbers a 4096-byte sector in 512-byte units unless iv_large_sectors: a
+// step of 8). in == out is allowed; other overlap is not. Returns KLFS_OK,
+// KLFS_EINVAL or the first failure of the cipher.
 int klfs_xts_crypt(const klfs_xts_cipher *cipher, klfs_direction direction,
                    const uint8_t *in, uint8_t *out, size_t unit_size,
-                   size_t units, const uint8_t first_unit[16]);
+                   size_t units, const uint8_t first_unit[16], uint64_t unit_step);
 
 // Multiplies a tweak by x in GF(2^128) (IEEE 1619 little-endian convention).
 void klfs_xts_double_tweak(uint8_t tweak[16]);

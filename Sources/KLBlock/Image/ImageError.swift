@@ -19,6 +19,10 @@ public enum ImageError: Error, Equatable, Sendable, CustomStringConvertible {
     case payloadBeyondImage(end: Int, imageSize: Int)
     /// A --hash this build does not know (or libcrypto cannot run).
     case unsupportedHash(String)
+    /// A --hash `name:N` whose N is not 1 to the key size.
+    case invalidHashLength(String)
+    /// `--hash plain` with a passphrase shorter than the key bytes it fills.
+    case passphraseTooShort(needed: Int, available: Int)
     /// The keyfile holds fewer bytes than the key needs after its offset.
     case keyfileTooShort(path: String, needed: Int, available: Int)
     /// The passphrase could not be read (terminal, --passfile, --extpass).
@@ -34,6 +38,9 @@ public enum ImageError: Error, Equatable, Sendable, CustomStringConvertible {
     case pastEnd(offset: Int, deviceSize: Int)
     /// A resize of a device whose size the layout fixes.
     case fixedSize(Int)
+    /// At resume: the passphrase or keyfile gives another key than the one
+    /// the mount opened with (``ImageKeyCheck``).
+    case notTheOpenedKey
 
     /// What the filesystem returns to the caller.
     public var errno: Int32 {
@@ -62,7 +69,11 @@ public enum ImageError: Error, Equatable, Sendable, CustomStringConvertible {
         case .payloadBeyondImage(let end, let imageSize):
             return "the payload ends at byte \(end), beyond the image's \(imageSize) bytes"
         case .unsupportedHash(let name):
-            return "hash '\(name)' is not supported (\(PlainHash.allCases.map(\.rawValue).joined(separator: ", ")))"
+            return "hash '\(name)' is not supported (\((PlainHash.allCases.map(\.rawValue) + ["plain"]).joined(separator: ", ")))"
+        case .invalidHashLength(let text):
+            return "hash '\(text)': the length after ':' must be 1 to \(PlainKeyDerivation.keySize) bytes"
+        case .passphraseTooShort(let needed, let available):
+            return "--hash plain takes the key from the passphrase itself: it needs \(needed) bytes, the passphrase has \(available)"
         case .keyfileTooShort(let path, let needed, let available):
             return "keyfile \(path) holds \(available) bytes after its offset; the key needs \(needed)"
         case .passphrase(let error): return error.description
@@ -74,6 +85,8 @@ public enum ImageError: Error, Equatable, Sendable, CustomStringConvertible {
             return "write at \(offset) is past the end of the \(deviceSize)-byte device"
         case .fixedSize(let size):
             return "the device's size is fixed at \(size) bytes by its layout"
+        case .notTheOpenedKey:
+            return "wrong passphrase or keyfile: it gives another key than the one the image was opened with"
         }
     }
 }

@@ -31,12 +31,6 @@ final class ImageFile: @unchecked Sendable {
 
     deinit { close(fd) }
 
-    func size() throws(ImageError) -> Int {
-        var status = stat()
-        guard fstat(fd, &status) == 0 else { throw failure("fstat") }
-        return Int(status.st_size)
-    }
-
     /// Fills `buffer` from `offset`; bytes past the end of the image read
     /// as zeros (a fixed-size device may reach beyond a short image).
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(ImageError) {

@@ -9,10 +9,11 @@ public enum ImageKeySource: Sendable, Equatable {
     /// --keyfile: from `offset`, at most `sizeLimit` bytes of it.
     case keyfile(path: String, offset: Int, sizeLimit: Int?)
 
-    /// The secret as a LUKS2 passphrase, owned by the caller, who wipes it:
-    /// the line read (terminal, --passfile, --extpass), or the keyfile's
-    /// bytes.
-    public func luks2Passphrase() throws(ImageError) -> SecretBytes {
+    /// The secret as given, owned by the caller, who wipes it: the line
+    /// read (terminal, --passfile, --extpass), or the keyfile's bytes from
+    /// its offset, within its size limit. LUKS2 takes either as the
+    /// passphrase; `klfs resume --keyfile` sends the keyfile's.
+    public func readSecret() throws(ImageError) -> SecretBytes {
         switch self {
         case .passphrase(let source):
             do throws(VolumeError) { return try source.read() } catch { throw .passphrase(error) }

@@ -72,9 +72,16 @@ public struct ImageLayout: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// How much the data unit number grows from one sector to the next:
-    /// 1, or 8 for 4096-byte sectors numbered in 512-byte units (which the
-    /// engines cannot do in one call: they step by 1).
+    /// 1, or 8 for 4096-byte sectors numbered in 512-byte units.
     public var dataUnitStep: UInt64 { ivLargeSectors ? 1 : unitsPerSector }
+
+    /// How many sectors from `sector` on have numbers that grow by
+    /// ``dataUnitStep``: all up to where plain64's 64-bit position wraps
+    /// to 0, which the engines' 128-bit numbering would carry past.
+    public func sectorsBeforeWrap(from sector: Int) -> Int {
+        let position = UInt64(sector) &* unitsPerSector &+ ivOffset
+        return min(Int(clamping: (UInt64.max - position) / unitsPerSector), Int.max - 1) + 1
+    }
 
     /// Where device sector `sector` sits in the image.
     public func imageOffset(ofSector sector: Int) -> Int {

@@ -2,7 +2,9 @@ import Glibc
 import KLEngine
 
 /// A keyfile's bytes in secret memory, as cryptsetup reads --key-file with
-/// --keyfile-offset and --keyfile-size.
+/// --keyfile-offset and --keyfile-size: front to back, the offset skipped
+/// by reading where the file cannot seek, so a pipe (`<(…)`, `/dev/stdin`)
+/// works as well as a regular file.
 enum Keyfile {
     /// How much of a keyfile is read when no size is given (cryptsetup's
     /// default keyfile_size_max, 8 MiB).
@@ -10,28 +12,78 @@ enum Keyfile {
 
     /// `count` bytes from `offset` (plain mode's key), or, with `count`
     /// nil, every byte from `offset` to the end of the file within
-    /// `sizeLimit` (a LUKS2 passphrase). Only a regular file's end is
-    /// known, so a pipe or device gives exactly `count` bytes or nothing.
+    /// `sizeLimit` (a LUKS2 passphrase).
     static func read(path: String, offset: Int, sizeLimit: Int?, count wanted: Int? = nil) throws(ImageError) -> SecretBytes {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .system(call: "open", path: path, errno: errno) }
         defer { close(fd) }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else { throw .system(call: "fstat", path: path, errno: errno) }
-        let regular = (status.st_mode & S_IFMT) == S_IFREG
-        let available = regular ? max(Int(status.st_size) - offset, 0) : (wanted ?? 0)
-        let usable = min(available, sizeLimit ?? defaultSizeLimit)
-        let count = wanted ?? usable
-        guard count > 0, usable >= count else { throw .keyfileTooShort(path: path, needed: max(count, 1), available: usable) }
-        let bytes: SecretBytes
-        do throws(EngineError) { bytes = try SecretBytes(count: count) } catch { throw .engine(error) }
-        let got = bytes.withUnsafeMutableBytes { buffer in POSIXIO.preadFully(fd, into: buffer, at: offset) }
-        guard got == count else {
+        try skip(offset, of: fd, path: path)
+        let limit = min(sizeLimit ?? defaultSizeLimit, wanted ?? Int.max)
+        guard let bytes = try readToEnd(of: fd, path: path, limit: limit) else {
+            throw .keyfileTooShort(path: path, needed: wanted ?? 1, available: 0)
+        }
+        if let wanted, bytes.count < wanted {
             // A partly read key dies here.
             bytes.wipe()
-            if got < 0 { throw .system(call: "read", path: path, errno: Int32(-got)) }
-            throw .keyfileTooShort(path: path, needed: count, available: got)
+            throw .keyfileTooShort(path: path, needed: wanted, available: bytes.count)
         }
         return bytes
+    }
+
+    /// Moves past the first `offset` bytes: a seek, or reads into secret
+    /// scratch where the file cannot seek (the bytes skipped may be
+    /// someone's secret too; they die with the scratch).
+    private static func skip(_ offset: Int, of fd: Int32, path: String) throws(ImageError) {
+        guard offset > 0 else { return }
+        if lseek(fd, off_t(offset), SEEK_SET) >= 0 { return }
+        guard errno == ESPIPE else { throw .system(call: "lseek", path: path, errno: errno) }
+        let scratch = try secretBytes(count: min(offset, 1 << 16))
+        var left = offset
+        while left > 0 {
+            let got = scratch.withUnsafeMutableBytes { buffer in
+                POSIXIO.readFully(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<min(left, buffer.count)]))
+            }
+            if got < 0 { throw .system(call: "read", path: path, errno: Int32(-got)) }
+            if got == 0 { return }  // the file ends inside the offset: nothing left to read
+            left -= got
+        }
+    }
+
+    /// Every byte up to the end of the file or `limit`, in secret memory of
+    /// exactly that size (nil when there were none). The buffer grows by
+    /// doubling; each outgrown one dies (wiped) when released.
+    private static func readToEnd(of fd: Int32, path: String, limit: Int) throws(ImageError) -> SecretBytes? {
+        var buffer = try secretBytes(count: max(min(limit, 4096), 1))
+        var filled = 0
+        while filled < limit {
+            if filled == buffer.count {
+                let larger = try secretBytes(count: min(buffer.count * 2, limit))
+                copy(filled, from: buffer, to: larger)
+                buffer = larger
+            }
+            let got = buffer.withUnsafeMutableBytes { bytes in
+                POSIXIO.readFully(fd, into: UnsafeMutableRawBufferPointer(rebasing: bytes[filled...]))
+            }
+            if got < 0 { throw .system(call: "read", path: path, errno: Int32(-got)) }
+            if got == 0 { break }
+            filled += got
+        }
+        guard filled > 0 else { return nil }
+        guard filled < buffer.count else { return buffer }
+        let exact = try secretBytes(count: filled)
+        copy(filled, from: buffer, to: exact)
+        return exact
+    }
+
+    private static func copy(_ count: Int, from source: SecretBytes, to destination: SecretBytes) {
+        source.withUnsafeBytes { from in
+            destination.withUnsafeMutableBytes { to in
+                to.baseAddress!.copyMemory(from: from.baseAddress!, byteCount: count)
+            }
+        }
+    }
+
+    private static func secretBytes(count: Int) throws(ImageError) -> SecretBytes {
+        do throws(EngineError) { return try SecretBytes(count: count) } catch { throw .engine(error) }
     }
 }

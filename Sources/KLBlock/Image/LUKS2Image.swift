@@ -29,7 +29,7 @@ public enum LUKS2Image {
         let file = try luks2 { () throws(LUKS2Error) in try LUKS2ImageFile(path: path, writable: false) }
         let header = try luks2 { () throws(LUKS2Error) in try LUKS2Header.read(from: file) }
         let layout = try layout(of: try luks2 { () throws(LUKS2Error) in try header.metadata.requireSupported() })
-        let passphrase = try key.luks2Passphrase()
+        let passphrase = try key.readSecret()
         // The passphrase dies here, once a keyslot has opened (or none has).
         defer { passphrase.wipe() }
         let unlocked = try luks2 { () throws(LUKS2Error) in try header.unlock(passphrase: passphrase, keyslot: keyslot, in: file) }

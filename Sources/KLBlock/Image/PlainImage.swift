@@ -6,7 +6,7 @@ import KLEngine
 public enum PlainImage {
     /// What `cryptsetup open --type plain` takes besides the key.
     public struct Parameters: Sendable, Equatable {
-        public var hash: PlainHash = .ripemd160
+        public var hash: PlainPassphraseHash = .ripemd160
         /// --offset: where the payload starts, in 512-byte sectors.
         public var offset: UInt64 = 0
         /// --skip: the IV offset, in 512-byte sectors.

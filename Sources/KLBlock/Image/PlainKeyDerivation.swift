@@ -10,7 +10,10 @@ import KLEngine
 ///   r hashes r bytes "A" followed by the passphrase (hashalot's scheme,
 ///   which keeps the rounds distinct), and its digest is appended, the
 ///   last one cut to what the key still needs. ripemd160 (20 bytes) takes
-///   four rounds for 64 bytes, sha256 two, sha512 one.
+///   four rounds for 64 bytes, sha256 two, sha512 one. `--hash plain`
+///   copies the passphrase's first bytes instead, and `:N` after the name
+///   fills only N bytes of the key that way, zeros after them
+///   (``PlainPassphraseHash``).
 /// - a keyfile (--keyfile) is not hashed: its bytes are the key as they
 ///   are (cryptsetup ignores --hash with a keyfile in plain mode), read
 ///   from --keyfile-offset, at most --keyfile-size bytes of it.
@@ -18,16 +21,17 @@ public enum PlainKeyDerivation {
     public static let keySize = 64
 
     /// The key from `passphrase` (which stays the caller's to wipe).
-    public static func key(fromPassphrase passphrase: SecretBytes, hash: PlainHash) throws(ImageError) -> SecretBytes {
+    public static func key(fromPassphrase passphrase: SecretBytes,
+                           hash: PlainPassphraseHash) throws(ImageError) -> SecretBytes {
+        // Zeroed: the bytes past `hash.length` stay zero.
         let key = try secret(count: keySize)
-        let digest = try secret(count: hash.digestSize)
-        // Each round's digest dies here once copied into the key.
-        defer { digest.wipe() }
         do throws(ImageError) {
             try passphrase.withUnsafeBytes { passphraseBytes throws(ImageError) in
                 try key.withUnsafeMutableBytes { keyBytes throws(ImageError) in
-                    try digest.withUnsafeMutableBytes { digestBytes throws(ImageError) in
-                        try fillRounds(keyBytes, digest: digestBytes, hash: hash, passphrase: passphraseBytes)
+                    let filled = UnsafeMutableRawBufferPointer(rebasing: keyBytes[..<hash.length])
+                    switch hash.function {
+                    case .digest(let digest): try fillRounds(filled, hash: digest, passphrase: passphraseBytes)
+                    case .passphraseItself: try copyPassphrase(passphraseBytes, into: filled)
                     }
                 }
             }
@@ -37,6 +41,24 @@ public enum PlainKeyDerivation {
             throw error
         }
         return key
+    }
+
+    private static func copyPassphrase(_ passphrase: UnsafeRawBufferPointer,
+                                       into key: UnsafeMutableRawBufferPointer) throws(ImageError) {
+        guard passphrase.count >= key.count else {
+            throw .passphraseTooShort(needed: key.count, available: passphrase.count)
+        }
+        key.copyMemory(from: UnsafeRawBufferPointer(rebasing: passphrase[..<key.count]))
+    }
+
+    private static func fillRounds(_ key: UnsafeMutableRawBufferPointer, hash: PlainHash,
+                                   passphrase: UnsafeRawBufferPointer) throws(ImageError) {
+        let digestSecret = try secret(count: hash.digestSize)
+        // Each round's digest dies here once copied into the key.
+        defer { digestSecret.wipe() }
+        try digestSecret.withUnsafeMutableBytes { digest throws(ImageError) in
+            try fillRounds(key, digest: digest, hash: hash, passphrase: passphrase)
+        }
     }
 
     private static func fillRounds(_ key: UnsafeMutableRawBufferPointer, digest: UnsafeMutableRawBufferPointer,
@@ -59,6 +81,20 @@ public enum PlainKeyDerivation {
     /// most `sizeLimit` bytes there (nil: cryptsetup's 8 MiB).
     public static func key(fromKeyfile path: String, offset: Int = 0, sizeLimit: Int? = nil) throws(ImageError) -> SecretBytes {
         try Keyfile.read(path: path, offset: offset, sizeLimit: sizeLimit, count: keySize)
+    }
+
+    /// The key from a keyfile's bytes read elsewhere (from its offset,
+    /// within its size limit: what `klfs resume --keyfile` sends): the
+    /// first `keySize` of them. `bytes` stay the caller's to wipe.
+    public static func key(fromKeyfileBytes bytes: SecretBytes) throws(ImageError) -> SecretBytes {
+        guard bytes.count >= keySize else {
+            throw .keyfileTooShort(path: "sent by klfs resume", needed: keySize, available: bytes.count)
+        }
+        let key = try secret(count: keySize)
+        bytes.withUnsafeBytes { source in
+            key.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[..<keySize])) }
+        }
+        return key
     }
 
     private static func secret(count: Int) throws(ImageError) -> SecretBytes {

@@ -58,17 +58,19 @@ extension PlaintextDevice {
     }
 
     /// `input` into `output` (the same memory, or disjoint), each sector
-    /// with its own data unit number: one engine call for the run when the
-    /// numbers step by 1, else one per sector.
+    /// with its own data unit number: one engine call, or two where the
+    /// numbers wrap.
     private func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
                        into output: UnsafeMutableRawBufferPointer, firstSector: Int) throws(ImageError) {
-        let callSize = layout.dataUnitStep == 1 ? input.count : sectorSize
+        var (start, sector) = (0, firstSector)
         do throws(EngineError) {
-            for start in stride(from: 0, to: input.count, by: callSize) {
-                try key.crypt(direction, UnsafeRawBufferPointer(rebasing: input[start..<start + callSize]),
-                              into: UnsafeMutableRawBufferPointer(rebasing: output[start..<start + callSize]),
-                              dataUnitSize: sectorSize,
-                              firstDataUnit: layout.dataUnit(ofSector: firstSector + start / sectorSize))
+            while start < input.count {
+                let end = start + sectorSize * min((input.count - start) / sectorSize, layout.sectorsBeforeWrap(from: sector))
+                try key.crypt(direction, UnsafeRawBufferPointer(rebasing: input[start..<end]),
+                              into: UnsafeMutableRawBufferPointer(rebasing: output[start..<end]), dataUnitSize: sectorSize,
+                              firstDataUnit: layout.dataUnit(ofSector: sector), dataUnitStep: layout.dataUnitStep)
+                sector += (end - start) / sectorSize
+                start = end
             }
         } catch {
             throw .engine(error)

@@ -1,5 +1,6 @@
 import Glibc
 import KLEngine
+import Synchronization
 
 /// The plaintext of an encrypted image, as dm-crypt's aes-xts-plain64
 /// target shows it: device sector n is image bytes
@@ -12,12 +13,19 @@ import KLEngine
 /// (``SectorRangeLock``), not the device. Large requests go through in
 /// chunks of ``SectorScratch/capacity`` bytes, each chunk locked on its
 /// own, so a multi-sector write is atomic per sector only, as on a disk.
+///
+/// The size follows the image without an fstat per request: reads and
+/// writes go by the image size last seen, and look again only when they
+/// reach past it (the image may have grown). Every ``imageStatus()`` (the
+/// kernel's getattr) looks again too, so a shrink made behind the mount's
+/// back shows there, as a loop device shows it after `losetup -c`.
 public final class PlaintextDevice: @unchecked Sendable {
     public let layout: ImageLayout
     public let readOnly: Bool
     let image: ImageFile
     let key: any XTSKey
     let locks = SectorRangeLock()
+    private let knownImageSize: Atomic<Int>
 
     /// Opens `imagePath`; `key` is the engine's form of the volume key
     /// (``ImageMapping/makeDeviceKey(with:)``).
@@ -26,22 +34,37 @@ public final class PlaintextDevice: @unchecked Sendable {
         self.layout = layout
         self.key = key
         self.readOnly = readOnly
-        let imageSize = try image.size()
+        let imageSize = Int(try image.status().st_size)
         let payloadEnd = layout.payloadOffset + fixedBytes(layout.extent)
         guard payloadEnd <= imageSize else { throw .payloadBeyondImage(end: payloadEnd, imageSize: imageSize) }
+        knownImageSize = Atomic(imageSize)
     }
 
     var sectorSize: Int { layout.sectorSize.bytes }
 
+    /// The bytes one chunk of a request covers: a larger request is done
+    /// chunk by chunk, each locked on its own.
+    public static let chunkSize = SectorScratch.capacity
+
     public var imagePath: String { image.path }
 
     /// The device's size now: it follows the image unless the layout fixes it.
-    public func size() throws(ImageError) -> Int {
-        layout.deviceSize(imageSize: try image.size())
+    public func size() throws(ImageError) -> Int { try imageStatus().deviceSize }
+
+    /// The image's stat(2) (owner, times, blocks) for the plaintext file,
+    /// and the device's size it gives, which requests then go by.
+    public func imageStatus() throws(ImageError) -> (image: stat, deviceSize: Int) {
+        let status = try image.status()
+        knownImageSize.store(Int(status.st_size), ordering: .relaxed)
+        return (status, layout.deviceSize(imageSize: Int(status.st_size)))
     }
 
-    /// The image's stat(2) (owner, times) for the plaintext file.
-    public func imageStatus() throws(ImageError) -> stat { try image.status() }
+    /// The device's size for a request ending at `end`: as last seen,
+    /// unless the request reaches past that.
+    private func size(reaching end: Int) throws(ImageError) -> Int {
+        let known = layout.deviceSize(imageSize: knownImageSize.load(ordering: .relaxed))
+        return end <= known ? known : try size()
+    }
 
     /// statvfs(2) of the file system holding the image.
     public func fileSystemStatus() throws(ImageError) -> statvfs { try image.fileSystemStatus() }
@@ -49,7 +72,7 @@ public final class PlaintextDevice: @unchecked Sendable {
     /// Reads up to `buffer.count` bytes at `offset`; fewer at the end of
     /// the device. Returns the count.
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(ImageError) -> Int {
-        let end = min(offset + buffer.count, try size())
+        let end = min(offset + buffer.count, try size(reaching: offset + buffer.count))
         guard offset < end else { return 0 }
         try forEachChunk(of: offset..<end) { (chunk, bytes) throws(ImageError) in
             let target = UnsafeMutableRawBufferPointer(rebasing: buffer[bytes.lowerBound - offset..<bytes.upperBound - offset])
@@ -72,7 +95,7 @@ public final class PlaintextDevice: @unchecked Sendable {
     /// device stops there (the count says how much went in), one starting
     /// there fails with ENOSPC, as on a block device.
     public func write(_ data: UnsafeRawBufferPointer, at offset: Int) throws(ImageError) -> Int {
-        let deviceSize = try size()
+        let deviceSize = try size(reaching: offset + data.count)
         guard offset < deviceSize || data.isEmpty else { throw .pastEnd(offset: offset, deviceSize: deviceSize) }
         let end = min(offset + data.count, deviceSize)
         guard offset < end else { return 0 }
@@ -130,6 +153,7 @@ public final class PlaintextDevice: @unchecked Sendable {
         guard newSize >= 0, newSize % sectorSize == 0 else { throw .misalignedSize(newSize, sectorSize: sectorSize) }
         try image.truncate(to: layout.payloadOffset + newSize)
         try image.sync(metadata: true)
+        knownImageSize.store(layout.payloadOffset + newSize, ordering: .relaxed)
     }
 }
 

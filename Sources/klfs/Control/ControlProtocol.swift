@@ -19,10 +19,14 @@ enum ControlRequest: Equatable {
         case passphrase
         /// The 64-byte master key, as parsed from init's text.
         case masterkey
+        /// An image's keyfile bytes, from its offset, within its size limit.
+        case keyfile
+
+        /// A secret longer than this is refused before it is read: a
+        /// keyfile may be as long as cryptsetup reads by default.
+        var limit: Int { self == .keyfile ? 8 << 20 : 4096 }
     }
 
-    /// A passphrase or key longer than this is refused before it is read.
-    static let secretLimit = 4096
     /// A request line longer than this is refused.
     static let lineLimit = 256
 
@@ -45,7 +49,7 @@ enum ControlRequest: Equatable {
         case ("iwkey-event", 2): self = .iwkeyEvent(words[1])
         case ("resume", 3):
             guard let kind = SecretKind(rawValue: words[1]), let length = Int(words[2]),
-                  (1...Self.secretLimit).contains(length) else { return nil }
+                  (1...kind.limit).contains(length) else { return nil }
             self = .resume(kind, length: length)
         default: return nil
         }

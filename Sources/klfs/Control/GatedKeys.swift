@@ -13,9 +13,10 @@ struct GatedXTSKey: XTSKey {
 
     func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
                into output: UnsafeMutableRawBufferPointer,
-               dataUnitSize: Int, firstDataUnit: UInt128) throws(EngineError) {
+               dataUnitSize: Int, firstDataUnit: UInt128, dataUnitStep: UInt64) throws(EngineError) {
         try keys.using({ set -> (any XTSKey)? in set.contents }) { key throws(EngineError) in
-            try key.crypt(direction, input, into: output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit)
+            try key.crypt(direction, input, into: output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit,
+                          dataUnitStep: dataUnitStep)
         }
         let sectors = UInt64(input.count / max(dataUnitSize, 1))
         let counter = direction == .encrypt ? keys.statistics.sectorsEncrypted : keys.statistics.sectorsDecrypted

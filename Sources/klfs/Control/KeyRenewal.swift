@@ -31,11 +31,15 @@ struct DirectoryKeyRenewal: KeyRenewal {
     /// The secret dies inside Volume.unlock.
     func renewedKeys(_ kind: ControlRequest.SecretKind, secret: SecretBytes,
                      engine: any XTSEngine) throws(CommandFailure) -> KeySet {
+        if kind == .keyfile {
+            // Keyfile bytes, which a directory volume has no use for, die here.
+            secret.wipe()
+            throw CommandFailure(.passphraseUnavailable, "a directory mount resumes with its passphrase or master key, not a keyfile")
+        }
         do throws(VolumeError) {
-            let volume = switch kind {
-            case .passphrase: try Volume.unlock(cipherDir: cipherDir, passphrase: secret, engine: engine)
-            case .masterkey: try Volume.unlock(cipherDir: cipherDir, masterKey: secret, engine: engine)
-            }
+            let volume = kind == .masterkey
+                ? try Volume.unlock(cipherDir: cipherDir, masterKey: secret, engine: engine)
+                : try Volume.unlock(cipherDir: cipherDir, passphrase: secret, engine: engine)
             do throws(EngineError) { return try KeySet(volume, engine: engine) } catch { throw VolumeError.engine(error) }
         } catch {
             throw CommandFailure(error)

@@ -21,6 +21,8 @@ struct MountOptionList {
     var allowsDevices = false
     /// klfs_suid: set-user-ID and set-group-ID bits take effect (`suid`).
     var allowsSetID = false
+    /// workers=N: threads serving requests (nil: the mount's default).
+    var workers: UInt32?
     /// Generic mount flags handed to libfuse unchanged.
     var flags: [String] = []
 
@@ -35,6 +37,8 @@ struct MountOptionList {
     /// user wants. A klfs mount is nodev,nosuid unless `klfs_dev` or
     /// `klfs_suid` asks otherwise (docs/FUSE.md, "fstab").
     static let ignoredFlags: Set<String> = ["dev", "suid"]
+
+    static let mostWorkers: UInt32 = 256
 
     /// `values` are the arguments of every `-o`, each comma-separated.
     init(parsing values: [String]) throws(CommandFailure) {
@@ -51,6 +55,11 @@ struct MountOptionList {
             case ("masterkey", let path?): masterkey = path
             case ("engine", let choice?): engine = choice
             case ("xts_kernel", let name?): xtsKernel = name
+            case ("workers", let count?):
+                guard let count = UInt32(count), (1...Self.mostWorkers).contains(count) else {
+                    throw CommandFailure(.usage, "workers=\(count): give 1 to \(Self.mostWorkers) threads")
+                }
+                workers = count
             case ("klfs_dev", nil): allowsDevices = true
             case ("nodev", nil): allowsDevices = false
             case ("klfs_suid", nil): allowsSetID = true

@@ -31,6 +31,7 @@ struct MountRequest {
         filesystemOptions.writebackCache = options.writebackCache
         filesystemOptions.extendedAttributes = options.extendedAttributes
         filesystemOptions.descriptorCapacity = DescriptorCache.capacity(forDescriptorLimit: descriptorLimit)
+        filesystemOptions.workers = options.workers ?? filesystemOptions.workers
         let filesystem: Filesystem
         do {
             filesystem = try Filesystem(cipherDir: cipherDir, volume: volume, options: filesystemOptions,

@@ -118,10 +118,12 @@ private func configureConnection(_ connection: UnsafeMutablePointer<fuse_conn_in
     }
 }
 
-/// Requests of up to 1 MiB, and up to 64 in the background (see above).
-func askForLargeRequests(_ connection: UnsafeMutablePointer<fuse_conn_info>) {
-    connection.pointee.max_write = UInt32(largestRequest)
-    connection.pointee.max_readahead = UInt32(largestRequest)
+/// Requests of up to `largest` bytes (1 MiB unless said; libfuse sets
+/// max_pages to match, which bounds reads too), and up to 64 in the
+/// background (see above).
+func askForLargeRequests(_ connection: UnsafeMutablePointer<fuse_conn_info>, upTo largest: Int = largestRequest) {
+    connection.pointee.max_write = UInt32(largest)
+    connection.pointee.max_readahead = UInt32(largest)
     connection.pointee.max_background = 64
     connection.pointee.congestion_threshold = 48
 }

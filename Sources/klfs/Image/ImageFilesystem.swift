@@ -30,7 +30,8 @@ final class ImageFilesystem: ServedFilesystem, @unchecked Sendable {
     /// (so holes that discards punched show), its mode the image's
     /// permission bits.
     func attributes(of node: fuse_ino_t) throws(SystemError) -> stat {
-        var st = try imageCall { () throws(ImageError) in try device.imageStatus() }
+        let status = try imageCall { () throws(ImageError) in try device.imageStatus() }
+        var st = status.image
         switch node {
         case Self.rootNode:
             st.st_mode = S_IFDIR | 0o755
@@ -39,7 +40,7 @@ final class ImageFilesystem: ServedFilesystem, @unchecked Sendable {
         case Self.deviceNode:
             st.st_mode = S_IFREG | (st.st_mode & 0o666)
             st.st_nlink = 1
-            st.st_size = off_t(try imageCall { () throws(ImageError) in try device.size() })
+            st.st_size = off_t(status.deviceSize)
         default:
             throw SystemError(ENOENT)
         }

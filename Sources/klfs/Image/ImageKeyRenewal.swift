@@ -3,12 +3,16 @@ import KLEngine
 import Synchronization
 
 /// `klfs resume` of an image mount: the volume key is made again the way
-/// the mount made it. Plain mode hashes the passphrase sent (or, for an
-/// image opened with a keyfile, reads that keyfile again and ignores the
-/// passphrase sent). LUKS2 opens a keyslot with the passphrase sent (or
-/// the keyfile's bytes), and the key must match the digest of the header
+/// the mount made it. Plain mode hashes the passphrase sent, or takes the
+/// keyfile bytes sent (`klfs resume --keyfile`) as the key; an image
+/// opened with a keyfile and resumed with a passphrase reads that keyfile
+/// again and ignores the passphrase. LUKS2 opens a keyslot with the
+/// passphrase or keyfile bytes sent (or the keyfile read again, the same
+/// way), and the key must match the digest of the header
 /// the mount was opened with: a wrong passphrase, or a key of another
-/// volume, leaves the mount suspended or locked.
+/// volume, leaves the mount suspended or locked. Either way the new key
+/// must pass the check of the key the mount opened with
+/// (``ImageKeyCheck``), the only check plain mode has.
 final class ImageKeyRenewal: KeyRenewal {
     enum Format: Sendable {
         case plain(PlainImage.Parameters)
@@ -23,13 +27,17 @@ final class ImageKeyRenewal: KeyRenewal {
     let layout: ImageLayout
     /// The LUKS2 keyslot of the last unlock, for `klfs status`.
     private let keyslot: Mutex<Int?>
+    /// The key the mount opened with, as a check value.
+    let keyCheck: ImageKeyCheck
 
-    init(imagePath: String, format: Format, key: ImageKeySource, layout: ImageLayout, keyslot: Int?) {
+    init(imagePath: String, format: Format, key: ImageKeySource, layout: ImageLayout, keyslot: Int?,
+         keyCheck: ImageKeyCheck) {
         self.imagePath = imagePath
         self.format = format
         self.key = key
         self.layout = layout
         self.keyslot = Mutex(keyslot)
+        self.keyCheck = keyCheck
     }
 
     var source: String { imagePath }
@@ -48,35 +56,39 @@ final class ImageKeyRenewal: KeyRenewal {
     func renewedKeys(_ kind: ControlRequest.SecretKind, secret: SecretBytes,
                      engine: any XTSEngine) throws(CommandFailure) -> KeySet {
         defer { secret.wipe() }
-        guard kind == .passphrase else {
+        guard kind != .masterkey else {
             throw CommandFailure(.imageUnsupported, "an image mount resumes with its passphrase (or keyfile), not a master key")
         }
         do throws(ImageError) {
-            let mapping = try ImageMapping(volumeKey: try volumeKey(passphrase: secret), layout: layout)
+            let mapping = try ImageMapping(volumeKey: try volumeKey(kind, secret: secret), layout: layout)
             let imageKey = try mapping.makeDeviceKey(with: engine)
+            guard try ImageKeyCheck(imageKey) == keyCheck else { throw .notTheOpenedKey }
             do throws(EngineError) { return try KeySet(imageKey: imageKey, engine: engine) } catch { throw ImageError.engine(error) }
         } catch {
             throw CommandFailure(error)
         }
     }
 
-    /// The volume key from the passphrase sent (the caller's to wipe), or
-    /// from the keyfile the mount was opened with.
-    private func volumeKey(passphrase: SecretBytes) throws(ImageError) -> SecretBytes {
+    /// The volume key from the secret sent (the caller's to wipe): a
+    /// passphrase (ignored by a keyfile-opened mount, which reads its
+    /// keyfile again) or a keyfile's bytes.
+    private func volumeKey(_ kind: ControlRequest.SecretKind, secret: SecretBytes) throws(ImageError) -> SecretBytes {
+        let rereadsKeyfile = if case .keyfile = key, kind == .passphrase { true } else { false }
         switch format {
         case .plain(let parameters):
-            switch key {
-            case .passphrase:
-                return try PlainKeyDerivation.key(fromPassphrase: passphrase, hash: parameters.hash)
-            case .keyfile(let path, let offset, let sizeLimit):
+            switch (kind, key) {
+            case (.keyfile, _):
+                return try PlainKeyDerivation.key(fromKeyfileBytes: secret)
+            case (_, .keyfile(let path, let offset, let sizeLimit)):
                 return try PlainKeyDerivation.key(fromKeyfile: path, offset: offset, sizeLimit: sizeLimit)
+            case (_, .passphrase):
+                return try PlainKeyDerivation.key(fromPassphrase: secret, hash: parameters.hash)
             }
         case .luks2(let header):
-            var keyfileBytes: SecretBytes?
-            if case .keyfile = key { keyfileBytes = try key.luks2Passphrase() }
+            let keyfileBytes = rereadsKeyfile ? try key.readSecret() : nil
             // The keyfile's bytes die here, once a keyslot has opened.
             defer { keyfileBytes?.wipe() }
-            let unlocked = try LUKS2Image.reopen(path: imagePath, passphrase: keyfileBytes ?? passphrase, opened: header)
+            let unlocked = try LUKS2Image.reopen(path: imagePath, passphrase: keyfileBytes ?? secret, opened: header)
             keyslot.withLock { $0 = unlocked.keyslot }
             return unlocked.volumeKey
         }

@@ -1,5 +1,6 @@
 import CFuse
 import Glibc
+import KLBlock
 
 /// The fuse_lowlevel_ops table of an image mount, each entry forwarding to
 /// the ``ImageFilesystem`` method of the same name. Outside the @main
@@ -7,11 +8,16 @@ import Glibc
 func makeImageOperationTable() -> fuse_lowlevel_ops {
     var ops = fuse_lowlevel_ops()
     ops.`init` = { _, connection in
-        // Large requests, no writeback cache: every write reaches the
-        // image before write(2) returns, so a killed daemon loses only
-        // what was never acknowledged.
+        // Requests of one device chunk (256 KiB), not 1 MiB: the kernel
+        // splits a larger direct or asynchronous request into pieces it
+        // sends at once, so the workers encrypt the pieces of one large
+        // request on every core together rather than one worker taking
+        // all of it (sequential 1 MiB writes went from 0.6 to 1.0 times
+        // passthrough_ll's rate, reads from 2 to 3 times). No writeback
+        // cache: every write reaches the image before write(2) returns,
+        // so a killed daemon loses only what was never acknowledged.
         guard let connection else { return }
-        askForLargeRequests(connection)
+        askForLargeRequests(connection, upTo: PlaintextDevice.chunkSize)
         connection.pointee.want &= ~UInt32(FUSE_CAP_WRITEBACK_CACHE)
     }
     ops.lookup = { req, parent, name in
