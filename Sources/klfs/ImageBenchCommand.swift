@@ -38,6 +38,9 @@ struct ImageBenchCommand: ParsableCommand {
     @Option(help: "Seconds per fio run (default 5).")
     var runtime: Double?
 
+    @Option(help: "The image's type: plain (default) or luks2.")
+    var type: ImageType?
+
     @Option(help: "Rounds; medians are reported (default 3).")
     var rounds: Int?
 
@@ -64,7 +67,7 @@ struct ImageBenchCommand: ParsableCommand {
     var scriptArguments: [String] {
         let flags = [("--quick", quick), ("--json", json)].filter(\.1).map(\.0)
         let options: [(String, String?)] = [
-            ("--size", size), ("--engine", engine), ("--sector-size", sectorSize.map(String.init)),
+            ("--size", size), ("--engine", engine), ("--type", type?.rawValue), ("--sector-size", sectorSize.map(String.init)),
             ("--runtime", runtime.map { "\($0)" }),
             ("--rounds", rounds.map(String.init)), ("--settle-seconds", settleSeconds.map { "\($0)" }),
             ("--files", files.map(String.init)), ("--dirs", dirs.map(String.init)),

@@ -55,6 +55,27 @@ import Testing
         #expect(report["goals_met"] as? Bool == goalsMet.allSatisfy { $0 })
     }
 
+    /// --type luks2 benchmarks a LUKS2 image (header included in the raw
+    /// targets' file), every case on every target.
+    @Test(.enabled(if: geteuid() == 0, "mounts tmpfs, FUSE and ext4 and attaches loop devices: root only"))
+    func aLUKS2ImageRunsEveryCase() throws {
+        let run = try runKLFS(["bench", "image", "--json", "--type", "luks2"] + Self.smallest)
+        try #require(run.status == 0, "klfs bench image --type luks2 failed: \(run.standardError)")
+        expectNothingLeft()
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [String: Any])
+        #expect((report["parameters"] as? [String: Any])?["image_type"] as? String == "luks2")
+        let cases = try #require(report["cases"] as? [[String: Any]])
+        #expect(cases.map { $0["key"] as? String } == Self.fioCases + ["ext4_untar"])
+        for item in cases {
+            let results = try #require(item["results"] as? [String: [String: Any]])
+            let isFio = item["kind"] as? String == "fio"
+            for name in Self.targets {
+                let result = try #require(results[name], "\(item["key"] ?? "?"): no \(name)")
+                try checkResult(result, of: item, isFio: isFio)
+            }
+        }
+    }
+
     /// A fio result: IOPS times the block size is the MiB/s, and neither is
     /// absurd for a tmpfs-backed file (a stuck run or a unit slip shows);
     /// an untar took some time, and less than the whole test may.
