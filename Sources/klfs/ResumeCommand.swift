@@ -47,7 +47,7 @@ struct ResumeCommand: ParsableCommand {
             guard bytes.count <= ControlRequest.SecretKind.keyfile.limit else {
                 // An oversized keyfile's bytes die here, unsent.
                 bytes.wipe()
-                throw CommandFailure(.passphraseUnavailable, "the keyfile gives more than 8 MiB: --keyfile-size limits it")
+                throw CommandFailure(.passphraseUnavailable, "the keyfile gives more than \(Keyfile.defaultSizeLimit >> 20) MiB: --keyfile-size limits it")
             }
             return (.keyfile, bytes)
         }

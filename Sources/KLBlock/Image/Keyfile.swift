@@ -5,10 +5,10 @@ import KLEngine
 /// --keyfile-offset and --keyfile-size: front to back, the offset skipped
 /// by reading where the file cannot seek, so a pipe (`<(…)`, `/dev/stdin`)
 /// works as well as a regular file.
-enum Keyfile {
+public enum Keyfile {
     /// How much of a keyfile is read when no size is given (cryptsetup's
     /// default keyfile_size_max, 8 MiB).
-    static let defaultSizeLimit = 8 << 20
+    public static let defaultSizeLimit = 8 << 20
 
     /// `count` bytes from `offset` (plain mode's key), or, with `count`
     /// nil, every byte from `offset` to the end of the file within

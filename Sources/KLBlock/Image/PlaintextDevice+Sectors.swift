@@ -8,7 +8,7 @@ extension PlaintextDevice {
     /// the request inside them.
     func forEachChunk(of bytes: Range<Int>,
                       _ body: (Range<Int>, Range<Int>) throws(ImageError) -> Void) throws(ImageError) {
-        let sectorsPerChunk = SectorScratch.capacity / sectorSize
+        let sectorsPerChunk = Self.chunkSize / sectorSize
         var position = bytes.lowerBound
         while position < bytes.upperBound {
             let first = position / sectorSize

@@ -11,7 +11,7 @@ import Synchronization
 ///
 /// Thread-safe: each request locks the sectors it touches
 /// (``SectorRangeLock``), not the device. Large requests go through in
-/// chunks of ``SectorScratch/capacity`` bytes, each chunk locked on its
+/// chunks of ``chunkSize`` bytes, each chunk locked on its
 /// own, so a multi-sector write is atomic per sector only, as on a disk.
 ///
 /// The size follows the image without an fstat per request: reads and
@@ -132,7 +132,7 @@ public final class PlaintextDevice: @unchecked Sendable {
     /// discard, the range then reads back as zeros.
     public func writeZeros(offset: Int, length: Int) throws(ImageError) {
         let end = min(offset + length, try size())
-        let zeros = UnsafeMutableRawBufferPointer.allocate(byteCount: SectorScratch.capacity, alignment: 4096)
+        let zeros = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 4096)
         defer { zeros.deallocate() }
         fillWithZeros(zeros)
         var position = offset

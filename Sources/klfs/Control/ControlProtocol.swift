@@ -1,4 +1,5 @@
 import Foundation
+import KLBlock
 
 /// The control socket's protocol (docs/FUSE.md, "The control socket"). A
 /// client sends one request line, `VERB [ARGUMENT...]` and "\n"; `resume`
@@ -24,7 +25,7 @@ enum ControlRequest: Equatable {
 
         /// A secret longer than this is refused before it is read: a
         /// keyfile may be as long as cryptsetup reads by default.
-        var limit: Int { self == .keyfile ? 8 << 20 : 4096 }
+        var limit: Int { self == .keyfile ? Keyfile.defaultSizeLimit : 4096 }
     }
 
     /// A request line longer than this is refused.
