@@ -98,7 +98,9 @@ func makeOperationTable() -> fuse_lowlevel_ops {
 ///   still sees every byte, and each request's sector read-modify-write
 ///   still runs under the CipherFile lock; fsync and close flush first.
 ///   The kernel then owns the size and places O_APPEND writes itself.
-/// - readdirplus when the kernel thinks it helps.
+/// - readdirplus for every listing: the kernel's own choice (`_AUTO`)
+///   leaves `du` and `rm -rf` of a large directory a LOOKUP per name
+///   (docs/FUSE.md has the numbers).
 /// - No OPENDIR or RELEASEDIR round trips where the kernel allows
 ///   (DirectoryOperations says how).
 private func configureConnection(_ connection: UnsafeMutablePointer<fuse_conn_info>?, for filesystem: Filesystem) {
@@ -113,8 +115,9 @@ private func configureConnection(_ connection: UnsafeMutablePointer<fuse_conn_in
         connection.pointee.want &= ~UInt32(FUSE_CAP_WRITEBACK_CACHE)
     }
     filesystem.statelessDirectories = capable & UInt32(FUSE_CAP_NO_OPENDIR_SUPPORT) != 0
-    if capable & UInt32(FUSE_CAP_READDIRPLUS_AUTO) != 0 {
-        connection.pointee.want |= UInt32(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO)
+    if capable & UInt32(FUSE_CAP_READDIRPLUS) != 0 {
+        connection.pointee.want |= UInt32(FUSE_CAP_READDIRPLUS)
+        connection.pointee.want &= ~UInt32(FUSE_CAP_READDIRPLUS_AUTO)
     }
 }
 
