@@ -10,10 +10,14 @@
 // anyone runnable, for up to spin_ns: a request arriving meanwhile is taken
 // without any wakeup. The window adapts, as the kernel's haltpoll does:
 // it doubles (from 10 us, up to spin_ns) while requests arrive within
-// spin_ns of the last reply, and halves while they arrive later, so a
-// stream of large requests with long gaps between them (dd with 1 MiB
-// writes: about 1 ms each) soon stops paying for spins that never catch
-// anything. Two workers may spin at once: one takes the next
+// twice spin_ns of the last reply, and halves while they arrive more than
+// four times spin_ns later, so a stream of large requests with long gaps
+// between them (dd with 1 MiB writes: about 1 ms each) soon stops paying
+// for spins that never catch anything. The slack is there because a gap
+// measured without spinning includes the wakeups that spinning saves: with
+// one threshold at spin_ns, fio's 4 KiB requests at depth 1 on an image
+// mount (about 30 us apart while the workers spin, 60 to 100 us while they
+// sleep) kept whichever state the run started in, and rounds differed 2-3x. Two workers may spin at once: one takes the next
 // request, and the other keeps a second CPU awake, so that the reply wakes
 // the caller on a running CPU rather than a halted one (on two cores that
 // removed most of what spinning left: rm -rf of 18,000 files 0.49 s with
@@ -59,13 +63,14 @@ static int64_t monotonic_ns(void) {
 }
 
 // Adapts the spin window to how long the daemon sat idle before this
-// request: what a spin would have had to wait.
+// request: what a spin would have had to wait, give or take the wakeups
+// (see the top of the file for the thresholds).
 static void learn_gap(struct session_loop *loop) {
     int64_t gap = monotonic_ns() - atomic_load(&loop->last_reply);
     int64_t window = atomic_load(&loop->window_ns);
-    if (gap <= loop->spin_ns)
+    if (gap <= 2 * loop->spin_ns)
         window = window < WINDOW_GROW_START_NS ? WINDOW_GROW_START_NS : window * 2;
-    else
+    else if (gap > 4 * loop->spin_ns)
         window /= 2;
     atomic_store(&loop->window_ns, window > loop->spin_ns ? loop->spin_ns : window);
 }
