@@ -183,19 +183,19 @@ static _Noreturn void stop_emulation(const char *message) {
 // instruction however LOADIWKEY or a restore races it on another thread.
 typedef struct held_iwkey {
     klfs_iwkey_store *store;
-    int slot;
+    int ticket;
     const klfs_iwkey *iwkey;
 } held_iwkey;
 
 static held_iwkey hold_iwkey(void) {
     held_iwkey held = {.store = klfs_emulator_current_machine()->iwkeys};
-    held.iwkey = klfs_iwkey_store_acquire(held.store, &held.slot);
+    held.iwkey = klfs_iwkey_store_acquire(held.store, &held.ticket);
     // Machines boot with an IWKey and only ever replace it.
     if (held.iwkey == NULL) stop_emulation("klfs emulator: the machine has no IWKey\n");
     return held;
 }
 
-static void let_go(const held_iwkey *held) { klfs_iwkey_store_release(held->store, held->slot); }
+static void let_go(const held_iwkey *held) { klfs_iwkey_store_release(held->store, held->ticket); }
 
 static void emulate_encodekey(const klfs_kl_instruction *insn, ucontext_t *uc,
                               struct _libc_xmmreg *xmm) {

@@ -81,8 +81,8 @@ klfs_emulated_machine *klfs_emulator_switch_machine(klfs_emulated_machine *machi
 const void *klfs_emulator_iwkey_for_testing(void);
 const void *klfs_emulator_iwkey_for_testing(void) {
     klfs_iwkey_store *iwkeys = klfs_emulator_current_machine()->iwkeys;
-    int slot;
-    const klfs_iwkey *iwkey = klfs_iwkey_store_acquire(iwkeys, &slot);
-    if (iwkey != NULL) klfs_iwkey_store_release(iwkeys, slot);
+    int ticket;
+    const klfs_iwkey *iwkey = klfs_iwkey_store_acquire(iwkeys, &ticket);
+    if (iwkey != NULL) klfs_iwkey_store_release(iwkeys, ticket);
     return iwkey;
 }

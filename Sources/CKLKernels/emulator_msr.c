@@ -10,11 +10,11 @@
 // Copies the live IWKey to platform storage, unless it was loaded with
 // NoBackup. The previous backup stays otherwise.
 static void copy_local_to_platform(klfs_emulated_machine *machine) {
-    int slot;
-    const klfs_iwkey *iwkey = klfs_iwkey_store_acquire(machine->iwkeys, &slot);
+    int ticket;
+    const klfs_iwkey *iwkey = klfs_iwkey_store_acquire(machine->iwkeys, &ticket);
     bool allowed = iwkey != NULL && (iwkey->attributes & KLFS_IWKEY_NO_BACKUP) == 0;
     if (allowed) memcpy(machine->platform_backup, iwkey, sizeof *iwkey);
-    if (iwkey != NULL) klfs_iwkey_store_release(machine->iwkeys, slot);
+    if (iwkey != NULL) klfs_iwkey_store_release(machine->iwkeys, ticket);
     klfs_clear_vector_registers(); // the copy's registers held the IWKey
     // Valid and consumed: the value Intel's own Key Locker tests expect
     // after a backup, and the one ACRN's emulation reports.

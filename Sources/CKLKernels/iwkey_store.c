@@ -1,15 +1,15 @@
 // The two-slot IWKey store of klfs_iwkey_store.h.
 //
 // Handle checks (readers) and replacements (one writer at a time, under
-// `writer`) meet through two atomics: `live`, the slot in use, and
-// `readers[slot]`, how many checks are counted into each slot.
+// `writer`) meet through two kinds of atomics: `live`, the slot in use, and
+// reader counts, how many checks are counted into each slot.
 //
-//   reader: slot = live; readers[slot] += 1; if live is still slot, use the
-//           slot until readers[slot] -= 1; otherwise readers[slot] -= 1 and
-//           start again.
-//   writer: spare = the slot that is not live; wait for readers[spare] to
-//           drain; fill spare; live = spare; wait for readers[old] to
-//           drain; wipe old.
+//   reader: slot = live; count += 1 for slot; if live is still slot, use
+//           the slot until count -= 1; otherwise count -= 1 and start
+//           again.
+//   writer: spare = the slot that is not live; wait for every count of
+//           spare to drain; fill spare; live = spare; wait for every count
+//           of old to drain; wipe old.
 //
 // A reader reads a slot only after counting itself in and then seeing the
 // slot live; the writer writes or wipes a slot only while it is not live
@@ -18,28 +18,58 @@
 // stopped being live), so no check reads a slot while it is written or
 // wiped. A reader that read `live` long ago and counts itself into what
 // has since become the spare slot backs off on its second look.
+//
+// The counts are spread over READER_RECORDS records, a cache line each,
+// and a thread always counts into the same one: with one shared counter,
+// two cores busy with XTS calls moved its line between them twice a call.
+// Threads that share a record (more threads than records) only share its
+// line; a count is a count, whoever adds to it.
 #define _GNU_SOURCE
 #include "klfs_iwkey_store.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 
-enum { NO_SLOT = -1 };
+enum { NO_SLOT = -1, READER_RECORDS = 64, CACHE_LINE = 64 };
+
+typedef struct reader_record {
+    _Alignas(CACHE_LINE) _Atomic unsigned readers[2]; // checks counted into each slot
+} reader_record;
 
 struct klfs_iwkey_store {
-    _Atomic int live;             // the slot handle checks use, or NO_SLOT
-    _Atomic unsigned readers[2];  // handle checks counted into each slot
-    pthread_mutex_t writer;       // one replacement or wipe at a time
+    _Atomic int live;          // the slot handle checks use, or NO_SLOT
+    pthread_mutex_t writer;    // one replacement or wipe at a time
+    reader_record *records;    // READER_RECORDS, in ordinary memory: counts are no secret
     klfs_iwkey slots[2];
 };
 
+// Which record this thread counts into, chosen on its first check.
+// Initial-exec TLS and a lock-free counter: the emulator checks handles
+// from its signal handlers.
+static __thread int thread_record = -1;
+static atomic_uint next_record;
+
+static reader_record *record_of_this_thread(klfs_iwkey_store *store) {
+    if (thread_record < 0) thread_record = (int)(atomic_fetch_add(&next_record, 1) % READER_RECORDS);
+    return &store->records[thread_record];
+}
+
 klfs_iwkey_store *klfs_iwkey_store_create(bool allow_memfd_secret, klfs_secret_backing *backing) {
+    reader_record *records = aligned_alloc(CACHE_LINE, READER_RECORDS * sizeof *records);
+    if (records == NULL) return NULL;
     klfs_iwkey_store *store = klfs_secret_alloc(sizeof *store, allow_memfd_secret, backing);
-    if (store == NULL) return NULL;
+    if (store == NULL) {
+        free(records);
+        return NULL;
+    }
+    for (int i = 0; i < READER_RECORDS; i++) {
+        atomic_init(&records[i].readers[0], 0);
+        atomic_init(&records[i].readers[1], 0);
+    }
+    store->records = records;
     atomic_init(&store->live, NO_SLOT);
-    atomic_init(&store->readers[0], 0);
-    atomic_init(&store->readers[1], 0);
     pthread_mutex_init(&store->writer, NULL);
     return store;
 }
@@ -47,30 +77,35 @@ klfs_iwkey_store *klfs_iwkey_store_create(bool allow_memfd_secret, klfs_secret_b
 void klfs_iwkey_store_destroy(klfs_iwkey_store *store) {
     if (store == NULL) return;
     pthread_mutex_destroy(&store->writer);
+    free(store->records);
     klfs_secret_free(store, sizeof *store); // both slots die here, wiped
 }
 
-const klfs_iwkey *klfs_iwkey_store_acquire(klfs_iwkey_store *store, int *slot) {
+// The ticket names the record and the slot, so that a release finds the
+// count to take back whichever thread makes it.
+const klfs_iwkey *klfs_iwkey_store_acquire(klfs_iwkey_store *store, int *ticket) {
+    reader_record *record = record_of_this_thread(store);
     for (;;) {
         int candidate = atomic_load(&store->live);
         if (candidate == NO_SLOT) return NULL;
-        atomic_fetch_add(&store->readers[candidate], 1);
+        atomic_fetch_add(&record->readers[candidate], 1);
         if (atomic_load(&store->live) == candidate) {
-            *slot = candidate;
+            *ticket = (int)(record - store->records) * 2 + candidate;
             return &store->slots[candidate];
         }
-        atomic_fetch_sub(&store->readers[candidate], 1);
+        atomic_fetch_sub(&record->readers[candidate], 1);
     }
 }
 
-void klfs_iwkey_store_release(klfs_iwkey_store *store, int slot) {
-    atomic_fetch_sub(&store->readers[slot], 1);
+void klfs_iwkey_store_release(klfs_iwkey_store *store, int ticket) {
+    atomic_fetch_sub(&store->records[ticket / 2].readers[ticket % 2], 1);
 }
 
 // Handle checks hold a slot for one instruction or one XTS call, so the
 // wait is short; yielding lets them finish on a machine with few cores.
 static void wait_for_readers(klfs_iwkey_store *store, int slot) {
-    while (atomic_load(&store->readers[slot]) != 0) sched_yield();
+    for (int i = 0; i < READER_RECORDS; i++)
+        while (atomic_load(&store->records[i].readers[slot]) != 0) sched_yield();
 }
 
 // The slot is no longer live: once the checks still in it are done, the

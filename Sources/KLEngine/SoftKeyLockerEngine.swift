@@ -53,9 +53,9 @@ public final class SoftKeyLockerEngine: KeyLocker, @unchecked Sendable {
     /// however another thread wipes or replaces it meanwhile; KLFS_ENOKEY
     /// when it is wiped.
     private func withIWKey(_ call: (UnsafePointer<klfs_iwkey>) -> Int32) -> Int32 {
-        var slot: Int32 = 0
-        guard let iwkey = klfs_iwkey_store_acquire(iwkeys, &slot) else { return Int32(KLFS_ENOKEY) }
-        defer { klfs_iwkey_store_release(iwkeys, slot) }
+        var ticket: Int32 = 0
+        guard let iwkey = klfs_iwkey_store_acquire(iwkeys, &ticket) else { return Int32(KLFS_ENOKEY) }
+        defer { klfs_iwkey_store_release(iwkeys, ticket) }
         return call(iwkey)
     }
 

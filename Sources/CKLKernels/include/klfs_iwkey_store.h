@@ -27,9 +27,9 @@ klfs_iwkey_store *klfs_iwkey_store_create(bool allow_memfd_secret, klfs_secret_b
 void klfs_iwkey_store_destroy(klfs_iwkey_store *store);
 
 // The live IWKey, which stays whole until the matching release, or NULL
-// when the store is empty (no release then). `slot` says what to release.
-const klfs_iwkey *klfs_iwkey_store_acquire(klfs_iwkey_store *store, int *slot);
-void klfs_iwkey_store_release(klfs_iwkey_store *store, int slot);
+// when the store is empty (no release then). `ticket` says what to release.
+const klfs_iwkey *klfs_iwkey_store_acquire(klfs_iwkey_store *store, int *ticket);
+void klfs_iwkey_store_release(klfs_iwkey_store *store, int ticket);
 
 // Fills `next` (zeroed, secret memory) with a complete IWKey, or fails
 // with a klfs_common.h status or -errno.
