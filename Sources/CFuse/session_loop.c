@@ -17,7 +17,8 @@
 // measured without spinning includes the wakeups that spinning saves: with
 // one threshold at spin_ns, fio's 4 KiB requests at depth 1 on an image
 // mount (about 30 us apart while the workers spin, 60 to 100 us while they
-// sleep) kept whichever state the run started in, and rounds differed 2-3x. Two workers may spin at once: one takes the next
+// sleep) kept whichever state the run started in, and rounds differed 2-3x.
+// Two workers may spin at once: one takes the next
 // request, and the other keeps a second CPU awake, so that the reply wakes
 // the caller on a running CPU rather than a halted one (on two cores that
 // removed most of what spinning left: rm -rf of 18,000 files 0.49 s with
@@ -53,6 +54,9 @@ struct session_loop {
 
 enum { MAX_SPINNERS = 2 };
 static const int64_t WINDOW_GROW_START_NS = 10000;
+// The window grows while gaps stay within GROW_GAPS windows and shrinks
+// once they pass SHRINK_GAPS windows (see the top of the file).
+enum { GROW_GAPS = 2, SHRINK_GAPS = 4 };
 
 enum received { RECEIVED_REQUEST, RECEIVED_NOTHING, SESSION_OVER };
 
@@ -68,9 +72,9 @@ static int64_t monotonic_ns(void) {
 static void learn_gap(struct session_loop *loop) {
     int64_t gap = monotonic_ns() - atomic_load(&loop->last_reply);
     int64_t window = atomic_load(&loop->window_ns);
-    if (gap <= 2 * loop->spin_ns)
+    if (gap <= GROW_GAPS * loop->spin_ns)
         window = window < WINDOW_GROW_START_NS ? WINDOW_GROW_START_NS : window * 2;
-    else if (gap > 4 * loop->spin_ns)
+    else if (gap > SHRINK_GAPS * loop->spin_ns)
         window /= 2;
     atomic_store(&loop->window_ns, window > loop->spin_ns ? loop->spin_ns : window);
 }
