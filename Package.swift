@@ -53,6 +53,7 @@ let package = Package(
         .executableTarget(
             name: "klfs",
             dependencies: [
+                "CKLKernels",
                 "KLEngine",
                 "KLBlock",
                 "CFuse",

@@ -57,6 +57,7 @@ static const int64_t WINDOW_GROW_START_NS = 10000;
 // The window grows while gaps stay within GROW_GAPS windows and shrinks
 // once they pass SHRINK_GAPS windows (see the top of the file).
 enum { GROW_GAPS = 2, SHRINK_GAPS = 4 };
+enum { REPLY_TIME_GRAINS = 4 };
 
 enum received { RECEIVED_REQUEST, RECEIVED_NOTHING, SESSION_OVER };
 
@@ -69,14 +70,31 @@ static int64_t monotonic_ns(void) {
 // Adapts the spin window to how long the daemon sat idle before this
 // request: what a spin would have had to wait, give or take the wakeups
 // (see the top of the file for the thresholds).
+// The window is stored only when it changes: under load it sits at
+// spin_ns, and a store from every request would move its cache line
+// between the workers' cores.
 static void learn_gap(struct session_loop *loop) {
     int64_t gap = monotonic_ns() - atomic_load(&loop->last_reply);
-    int64_t window = atomic_load(&loop->window_ns);
+    int64_t current = atomic_load(&loop->window_ns);
+    int64_t window = current;
     if (gap <= GROW_GAPS * loop->spin_ns)
         window = window < WINDOW_GROW_START_NS ? WINDOW_GROW_START_NS : window * 2;
     else if (gap > SHRINK_GAPS * loop->spin_ns)
         window /= 2;
-    atomic_store(&loop->window_ns, window > loop->spin_ns ? loop->spin_ns : window);
+    if (window > loop->spin_ns)
+        window = loop->spin_ns;
+    if (window != current)
+        atomic_store(&loop->window_ns, window);
+}
+
+// Records that a worker finished a request, for learn_gap. For the same
+// reason as the window, only to REPLY_TIME_GRAINS grains of spin_ns: a
+// gap then reads up to one grain long, against thresholds of whole
+// windows.
+static void note_reply(struct session_loop *loop) {
+    int64_t now = monotonic_ns();
+    if (now - atomic_load(&loop->last_reply) >= loop->spin_ns / REPLY_TIME_GRAINS)
+        atomic_store(&loop->last_reply, now);
 }
 
 // One non-blocking read of the device. libfuse returns 0 once the session
@@ -176,7 +194,7 @@ static void *work(void *argument) {
             break;
         if (outcome == RECEIVED_REQUEST) {
             fuse_session_process_buf(loop->session, &buf);
-            atomic_store(&loop->last_reply, monotonic_ns());
+            note_reply(loop);
         } else
             sleep_until_ready(loop, poller);
     }

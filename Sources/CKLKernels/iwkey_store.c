@@ -20,12 +20,14 @@
 // has since become the spare slot backs off on its second look.
 //
 // The counts are spread over READER_RECORDS records, a cache line each,
-// and a thread always counts into the same one: with one shared counter,
-// two cores busy with XTS calls moved its line between them twice a call.
+// and a thread always counts into the same one (klfs_thread_index): with
+// one shared counter, two cores busy with XTS calls moved its line between
+// them twice a call.
 // Threads that share a record (more threads than records) only share its
 // line; a count is a count, whoever adds to it.
 #define _GNU_SOURCE
 #include "klfs_iwkey_store.h"
+#include "klfs_thread_index.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -45,15 +47,8 @@ struct klfs_iwkey_store {
     klfs_iwkey slots[2];
 };
 
-// Which record this thread counts into, chosen on its first check.
-// Initial-exec TLS and a lock-free counter: the emulator checks handles
-// from its signal handlers.
-static __thread int thread_record = -1;
-static atomic_uint next_record;
-
 static reader_record *record_of_this_thread(klfs_iwkey_store *store) {
-    if (thread_record < 0) thread_record = (int)(atomic_fetch_add(&next_record, 1) % READER_RECORDS);
-    return &store->records[thread_record];
+    return &store->records[klfs_thread_index() % READER_RECORDS];
 }
 
 klfs_iwkey_store *klfs_iwkey_store_create(bool allow_memfd_secret, klfs_secret_backing *backing) {

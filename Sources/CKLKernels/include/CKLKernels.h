@@ -7,5 +7,6 @@
 #include "klfs_aesni_xts.h"
 #include "klfs_softkl.h"
 #include "klfs_iwkey_store.h"
+#include "klfs_thread_index.h"
 #include "klfs_keylocker.h"
 #include "klfs_emulator.h"

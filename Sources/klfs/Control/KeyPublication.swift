@@ -12,8 +12,9 @@ final class KeyPublication: @unchecked Sendable {
     /// An `Unmanaged<KeySet>` retained by this object, as bits; 0 for none.
     private let current = Atomic<UInt>(0)
     private let epoch = Atomic<Int>(0)
-    private let evenReaders = Atomic<Int>(0)
-    private let oddReaders = Atomic<Int>(0)
+    /// Readers counted on each parity, a line per thread (``Counter``):
+    /// every crypto call counts itself in and out.
+    private let readers = [Counter(.sequentiallyConsistent), Counter(.sequentiallyConsistent)]
 
     init(_ keys: KeySet?) {
         current.store(Self.retainedBits(keys), ordering: .sequentiallyConsistent)
@@ -27,7 +28,7 @@ final class KeyPublication: @unchecked Sendable {
     /// which stays alive until `body` returns.
     func read<R, E: Error>(_ body: (KeySet?) throws(E) -> R) throws(E) -> R {
         let parity = enterReadSection()
-        defer { addReader(parity, -1) }
+        defer { readers[parity].subtract(1) }
         let bits = current.load(ordering: .sequentiallyConsistent)
         guard bits != 0 else { return try body(nil) }
         return try body(Unmanaged<KeySet>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).takeUnretainedValue())
@@ -38,7 +39,7 @@ final class KeyPublication: @unchecked Sendable {
     func replace(with keys: KeySet?) {
         let old = current.exchange(Self.retainedBits(keys), ordering: .sequentiallyConsistent)
         let parity = epoch.wrappingAdd(1, ordering: .sequentiallyConsistent).oldValue & 1
-        while readers(parity) != 0 { sched_yield() }
+        while readers[parity].total != 0 { sched_yield() }
         Self.release(old)
     }
 
@@ -50,23 +51,10 @@ final class KeyPublication: @unchecked Sendable {
     private func enterReadSection() -> Int {
         while true {
             let observed = epoch.load(ordering: .sequentiallyConsistent)
-            addReader(observed & 1, 1)
+            readers[observed & 1].add(1)
             if epoch.load(ordering: .sequentiallyConsistent) == observed { return observed & 1 }
-            addReader(observed & 1, -1)
+            readers[observed & 1].subtract(1)
         }
-    }
-
-    private func addReader(_ parity: Int, _ delta: Int) {
-        if parity == 0 {
-            evenReaders.wrappingAdd(delta, ordering: .sequentiallyConsistent)
-        } else {
-            oddReaders.wrappingAdd(delta, ordering: .sequentiallyConsistent)
-        }
-    }
-
-    private func readers(_ parity: Int) -> Int {
-        if parity == 0 { return evenReaders.load(ordering: .sequentiallyConsistent) }
-        return oddReaders.load(ordering: .sequentiallyConsistent)
     }
 
     private static func retainedBits(_ keys: KeySet?) -> UInt {

@@ -8,16 +8,6 @@ enum CountedOperation: Int, CaseIterable, Sendable {
     case setxattr, getxattr, listxattr, removexattr
 }
 
-/// One relaxed atomic counter: a request pays one uncontended-cache-line
-/// add per figure, never a lock.
-final class Counter: Sendable {
-    private let value = Atomic<UInt64>(0)
-
-    func add(_ amount: UInt64) { value.wrappingAdd(amount, ordering: .relaxed) }
-
-    var total: UInt64 { value.load(ordering: .relaxed) }
-}
-
 /// What `klfs status` reports about the traffic since mount.
 final class OperationStatistics: Sendable {
     /// Indexed by ``CountedOperation``'s raw value.
