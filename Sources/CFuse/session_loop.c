@@ -57,6 +57,8 @@ static const int64_t WINDOW_GROW_START_NS = 10000;
 // The window grows while gaps stay within GROW_GAPS windows and shrinks
 // once they pass SHRINK_GAPS windows (see the top of the file).
 enum { GROW_GAPS = 2, SHRINK_GAPS = 4 };
+// The last reply's time is kept to a grain of spin_ns / REPLY_TIME_GRAINS
+// (note_reply).
 enum { REPLY_TIME_GRAINS = 4 };
 
 enum received { RECEIVED_REQUEST, RECEIVED_NOTHING, SESSION_OVER };
@@ -69,10 +71,9 @@ static int64_t monotonic_ns(void) {
 
 // Adapts the spin window to how long the daemon sat idle before this
 // request: what a spin would have had to wait, give or take the wakeups
-// (see the top of the file for the thresholds).
-// The window is stored only when it changes: under load it sits at
-// spin_ns, and a store from every request would move its cache line
-// between the workers' cores.
+// (see the top of the file for the thresholds). The window is stored only
+// when it changes: under load it sits at spin_ns, and a store from every
+// request would move its cache line between the workers' cores.
 static void learn_gap(struct session_loop *loop) {
     int64_t gap = monotonic_ns() - atomic_load(&loop->last_reply);
     int64_t current = atomic_load(&loop->window_ns);
@@ -88,9 +89,8 @@ static void learn_gap(struct session_loop *loop) {
 }
 
 // Records that a worker finished a request, for learn_gap. For the same
-// reason as the window, only to REPLY_TIME_GRAINS grains of spin_ns: a
-// gap then reads up to one grain long, against thresholds of whole
-// windows.
+// reason as the window, only once the time has moved by a grain: a gap
+// then reads up to one grain long, against thresholds of whole windows.
 static void note_reply(struct session_loop *loop) {
     int64_t now = monotonic_ns();
     if (now - atomic_load(&loop->last_reply) >= loop->spin_ns / REPLY_TIME_GRAINS)
