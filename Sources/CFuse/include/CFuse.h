@@ -6,6 +6,7 @@
 // x86-64 anyway.
 #define FUSE_USE_VERSION 35
 #include <fuse3/fuse_lowlevel.h>
+#include <stdbool.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
 
@@ -26,8 +27,10 @@ struct fuse_session *cfuse_session_new(int argc, const char *const *argv,
 // Serves requests on `workers` threads (the caller's among them) until
 // the session ends; a worker that finishes a request keeps asking for the
 // next one for up to spin_ns before it sleeps (session_loop.c says why).
-// Returns 0, or the negative errno reading the device failed with.
-int cfuse_session_loop(struct fuse_session *session, unsigned workers, long spin_ns);
+// With pin_workers, and at least as many CPUs as workers, each worker runs
+// on a CPU of its own. Returns 0, or the negative errno reading the device
+// failed with.
+int cfuse_session_loop(struct fuse_session *session, unsigned workers, long spin_ns, bool pin_workers);
 
 // renameat2(2): not exported by Swift's Glibc module.
 int cfuse_renameat2(int olddirfd, const char *oldpath, int newdirfd,

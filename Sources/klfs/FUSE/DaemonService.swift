@@ -31,7 +31,7 @@ enum DaemonService {
     /// parent (`readiness`) once mounted, and serves until unmounted or
     /// signalled.
     static func serve(_ session: FUSESession, keys: VolumeKeys, renewal: any KeyRenewal, mountPoint: String,
-                      readiness: Daemon.Readiness?, workers: UInt32, spinNanoseconds: Int) throws {
+                      readiness: Daemon.Readiness?, workers: RequestWorkers) throws {
         // Weak: the session's deinit unmounts after a signal.
         keys.abandonWaits { [weak session] in session?.hasExited ?? true }
         let control = try ControlServer(mountPoint: mountPoint,
@@ -46,7 +46,7 @@ enum DaemonService {
             cfuse_log_to_syslog("klfs")
             readiness.signal()
         }
-        let status = session.run(workers: workers, spinNanoseconds: spinNanoseconds)
+        let status = session.run(workers)
         if status < 0 {
             throw CommandFailure(.internalError, "the FUSE session failed: \(String(cString: strerror(-status)))")
         }

@@ -43,10 +43,10 @@ final class FUSESession {
         mounted = true
     }
 
-    /// Serves requests on `workers` threads until unmounted or signalled;
+    /// Serves requests with `workers` until unmounted or signalled;
     /// returns 0 or a negative errno.
-    func run(workers: UInt32, spinNanoseconds: Int) -> Int32 {
-        cfuse_session_loop(session, workers, spinNanoseconds)
+    func run(_ workers: RequestWorkers) -> Int32 {
+        cfuse_session_loop(session, workers.count, workers.spinNanoseconds, workers.pinned)
     }
 
     /// True once the session loop was told to stop (unmounted, signalled).
@@ -66,4 +66,16 @@ private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeP
     defer { copies.forEach { free($0) } }
     let pointers = copies.map { UnsafePointer($0) } + [nil]
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// The threads that serve a session's requests (docs/FUSE.md, "The request
+/// loop").
+struct RequestWorkers {
+    var count: UInt32
+    /// The longest a worker keeps asking for the next request before it sleeps.
+    var spinNanoseconds: Int
+    /// Each worker on a CPU of its own, when there are at least as many
+    /// CPUs as workers: for workers that stay busy (an image's), which
+    /// the scheduler would otherwise leave sharing one CPU.
+    var pinned: Bool
 }

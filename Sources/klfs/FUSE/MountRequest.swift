@@ -43,7 +43,8 @@ struct MountRequest {
                                       options: options.libfuseOptions(source: cipherDir))
         try DaemonService.serve(session, keys: keys, renewal: DirectoryKeyRenewal(cipherDir: cipherDir),
                                 mountPoint: mountPoint, readiness: readiness,
-                                workers: filesystemOptions.workers, spinNanoseconds: filesystemOptions.spinNanoseconds)
+                                workers: RequestWorkers(count: filesystemOptions.workers,
+                                                        spinNanoseconds: filesystemOptions.spinNanoseconds, pinned: false))
     }
 
     /// Unlocks with the mount's key and puts keys of the mount's own in

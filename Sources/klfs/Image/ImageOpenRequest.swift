@@ -39,8 +39,9 @@ struct ImageOpenRequest {
         try DaemonService.serve(session, keys: keys,
                                 renewal: renewal,
                                 mountPoint: mountPoint, readiness: readiness,
-                                workers: options.workers ?? Self.defaultWorkers,
-                                spinNanoseconds: FilesystemOptions().spinNanoseconds)
+                                workers: RequestWorkers(count: options.workers ?? Self.defaultWorkers,
+                                                        spinNanoseconds: FilesystemOptions().spinNanoseconds,
+                                                        pinned: true))
     }
 
     /// One worker per online CPU (at least two): an image's requests are
