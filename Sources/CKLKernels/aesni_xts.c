@@ -357,9 +357,9 @@ static const crypt_blocks_function crypt_blocks_of[] = {
     [KLFS_XTS_KERNEL_VAES512] = vaes512_crypt_blocks,
 };
 
-static int encrypt_tweak(const void *context, uint8_t block[16]) {
+static int encrypt_tweaks(const void *context, uint8_t *blocks, size_t count) {
     const klfs_aesni_xts_key *key = context;
-    klfs_aes_encrypt_blocks(&key->tweak_encrypt, block, block, 1);
+    klfs_aes_encrypt_blocks(&key->tweak_encrypt, blocks, blocks, count);
     return KLFS_OK;
 }
 
@@ -373,7 +373,7 @@ int klfs_aesni_xts_crypt(const klfs_aesni_xts_key *key, klfs_xts_kernel kernel,
         return KLFS_EUNSUPPORTED;
     const klfs_xts_cipher cipher = {
         .context = key,
-        .encrypt_tweak = encrypt_tweak,
+        .encrypt_tweaks = encrypt_tweaks,
         .crypt_blocks = crypt_blocks_of[kernel],
     };
     return klfs_xts_crypt(&cipher, direction, in, out, unit_size, units, first_unit, unit_step);

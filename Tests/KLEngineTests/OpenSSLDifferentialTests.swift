@@ -6,7 +6,8 @@ import KLTestSupport
 /// (EveryXTSKernelTests), on one engine.
 enum OpenSSLDifferential {
     /// Random keys, data unit numbers (some near the 64- and 128-bit
-    /// boundaries), unit sizes (sector sizes and odd ones) and unit counts.
+    /// boundaries), unit sizes (sector sizes and odd ones) and unit counts
+    /// (up to past two batches of KLFS_XTS_TWEAK_BATCH tweaks).
     static func randomInputs(on engine: any XTSEngine) throws {
         let seed = UInt64.random(in: .min ... .max)
         var generator = SeededGenerator(seed: seed)
@@ -15,7 +16,7 @@ enum OpenSSLDifferential {
             let keyBytes = randomBytes(64, using: &generator)
             let key = try makeKey(engine, keyBytes)
             let unit = round < 16 ? sizes[round] : sizes.randomElement(using: &generator)!
-            let units = Int.random(in: 1...(unit >= 512 ? 8 : 3), using: &generator)
+            let units = Int.random(in: 1...19, using: &generator)
             let first = randomDataUnit(round, using: &generator)
             let plaintext = randomBytes(unit * units, using: &generator)
             let context = "seed \(seed) \(engine.kind) on \(engine.kernelName) round \(round) "
@@ -53,9 +54,10 @@ enum OpenSSLDifferential {
         let key = try makeKey(engine, keyBytes)
         for (unit, step) in [(4096, UInt64(8)), (512, 3), (100, 1 << 40)] {
             for first in [UInt128(5), UInt128(UInt64.max - 20)] {
-                let plaintext = randomBytes(unit * 6, using: &generator)
+                // Eleven units: past one batch of tweaks.
+                let plaintext = randomBytes(unit * 11, using: &generator)
                 var expected: [UInt8] = []
-                for k in 0..<6 {
+                for k in 0..<11 {
                     expected += openSSLCrypt(.encrypt, key: keyBytes, Array(plaintext[k * unit..<(k + 1) * unit]),
                                              dataUnitSize: unit, firstDataUnit: first &+ UInt128(k) * UInt128(step))
                 }

@@ -7,14 +7,20 @@
 // rest: data unit numbering, tweak doubling and ciphertext stealing.
 typedef struct klfs_xts_cipher {
     const void *context;
-    // Encrypts `block` in place with the tweak key (T = E_K2(i)).
-    int (*encrypt_tweak)(const void *context, uint8_t block[16]);
+    // Encrypts `count` blocks (1 to KLFS_XTS_TWEAK_BATCH) in place with the
+    // tweak key (T = E_K2(i)), as one pipelined batch.
+    int (*encrypt_tweaks)(const void *context, uint8_t *blocks, size_t count);
     // XTS over `blocks` whole blocks with the data key, first tweak `tweak`;
     // on return `tweak` holds the tweak of the block after the last one.
     int (*crypt_blocks)(const void *context, klfs_direction direction,
                         const uint8_t *in, uint8_t *out, size_t blocks,
                         uint8_t tweak[16]);
 } klfs_xts_cipher;
+
+// The most tweaks the driver asks for at once: the width of one wide
+// Key Locker instruction, and enough AES-NI blocks in flight to hide the
+// instruction's latency.
+#define KLFS_XTS_TWEAK_BATCH 8
 
 // IEEE 1619 XTS over `units` consecutive data units of `unit_size` bytes
 // (at least 16; a partial last block uses ciphertext stealing). Unit k uses
