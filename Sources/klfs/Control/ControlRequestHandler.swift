@@ -78,9 +78,9 @@ final class ControlRequestHandler: @unchecked Sendable {
             },
             uptimeSeconds: Date().timeIntervalSince(started),
             requests: statistics.requestCounts,
-            bytesRead: statistics.bytesRead.total, bytesWritten: statistics.bytesWritten.total,
-            sectorsEncrypted: statistics.sectorsEncrypted.total, sectorsDecrypted: statistics.sectorsDecrypted.total,
-            handleFailures: statistics.handleFailures.total)
+            bytesRead: statistics.bytesRead.total(), bytesWritten: statistics.bytesWritten.total(),
+            sectorsEncrypted: statistics.sectorsEncrypted.total(), sectorsDecrypted: statistics.sectorsDecrypted.total(),
+            handleFailures: statistics.handleFailures.total())
     }
 
     /// The data and names handles carry none; the tweak handle what the

@@ -14,13 +14,15 @@ struct GatedXTSKey: XTSKey {
     func crypt(_ direction: CryptDirection, _ input: UnsafeRawBufferPointer,
                into output: UnsafeMutableRawBufferPointer,
                dataUnitSize: Int, firstDataUnit: UInt128, dataUnitStep: UInt64) throws(EngineError) {
-        try keys.using({ set -> (any XTSKey)? in set.contents }) { key throws(EngineError) in
-            try key.crypt(direction, input, into: output, dataUnitSize: dataUnitSize, firstDataUnit: firstDataUnit,
-                          dataUnitStep: dataUnitStep)
+        try keys.using { set throws(EngineError) in
+            try set.contents.crypt(direction, input, into: output, dataUnitSize: dataUnitSize,
+                                   firstDataUnit: firstDataUnit, dataUnitStep: dataUnitStep)
         }
         let sectors = UInt64(input.count / max(dataUnitSize, 1))
-        let counter = direction == .encrypt ? keys.statistics.sectorsEncrypted : keys.statistics.sectorsDecrypted
-        counter.add(sectors)
+        switch direction {
+        case .encrypt: keys.statistics.sectorsEncrypted.add(sectors)
+        case .decrypt: keys.statistics.sectorsDecrypted.add(sectors)
+        }
     }
 }
 
@@ -32,7 +34,10 @@ struct GatedBlockKey: BlockCipherKey {
 
     func withCipher(for directions: CryptDirections,
                     _ body: (borrowing BlockCipher) throws(EngineError) -> Void) throws(EngineError) {
-        try keys.using({ set in set.blockKey(role) }) { key throws(EngineError) in
+        try keys.using { set throws(EngineError) in
+            // Every set of a volume that has this key has it (resume makes
+            // the same keys again).
+            guard let key = set.blockKey(role) else { preconditionFailure("a key set without its \(role) key") }
             try key.withCipher(for: directions, body)
         }
     }

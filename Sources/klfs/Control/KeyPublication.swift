@@ -12,9 +12,9 @@ final class KeyPublication: @unchecked Sendable {
     /// An `Unmanaged<KeySet>` retained by this object, as bits; 0 for none.
     private let current = Atomic<UInt>(0)
     private let epoch = Atomic<Int>(0)
-    /// Readers counted on each parity, a line per thread (``Counter``):
-    /// every crypto call counts itself in and out.
-    private let readers = [Counter(.sequentiallyConsistent), Counter(.sequentiallyConsistent)]
+    /// Readers counted on each parity (its slot), a line per thread
+    /// (``Counter``): every crypto call counts itself in and out.
+    private let readers = Counter(.sequentiallyConsistent, slots: 2)
 
     init(_ keys: KeySet?) {
         current.store(Self.retainedBits(keys), ordering: .sequentiallyConsistent)
@@ -28,10 +28,17 @@ final class KeyPublication: @unchecked Sendable {
     /// which stays alive until `body` returns.
     func read<R, E: Error>(_ body: (KeySet?) throws(E) -> R) throws(E) -> R {
         let parity = enterReadSection()
-        defer { readers[parity].subtract(1) }
+        defer { readers.subtract(1, slot: parity) }
         let bits = current.load(ordering: .sequentiallyConsistent)
         guard bits != 0 else { return try body(nil) }
-        return try body(Unmanaged<KeySet>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).takeUnretainedValue())
+        // Held by this object until the grace period ends: borrowed, not
+        // retained. (_withUnsafeGuaranteedRef rethrows untyped: a Result
+        // carries the typed error across.)
+        let outcome = Unmanaged<KeySet>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!)._withUnsafeGuaranteedRef {
+            keys -> Result<R, E> in
+            do throws(E) { return .success(try body(keys)) } catch { return .failure(error) }
+        }
+        return try outcome.get()
     }
 
     /// Makes `keys` current and returns once no call can still be using the
@@ -39,7 +46,7 @@ final class KeyPublication: @unchecked Sendable {
     func replace(with keys: KeySet?) {
         let old = current.exchange(Self.retainedBits(keys), ordering: .sequentiallyConsistent)
         let parity = epoch.wrappingAdd(1, ordering: .sequentiallyConsistent).oldValue & 1
-        while readers[parity].total != 0 { sched_yield() }
+        while readers.total(slot: parity) != 0 { sched_yield() }
         Self.release(old)
     }
 
@@ -51,9 +58,9 @@ final class KeyPublication: @unchecked Sendable {
     private func enterReadSection() -> Int {
         while true {
             let observed = epoch.load(ordering: .sequentiallyConsistent)
-            readers[observed & 1].add(1)
+            readers.add(1, slot: observed & 1)
             if epoch.load(ordering: .sequentiallyConsistent) == observed { return observed & 1 }
-            readers[observed & 1].subtract(1)
+            readers.subtract(1, slot: observed & 1)
         }
     }
 

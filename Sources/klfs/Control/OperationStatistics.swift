@@ -10,8 +10,8 @@ enum CountedOperation: Int, CaseIterable, Sendable {
 
 /// What `klfs status` reports about the traffic since mount.
 final class OperationStatistics: Sendable {
-    /// Indexed by ``CountedOperation``'s raw value.
-    private let requests: [Counter] = CountedOperation.allCases.map { _ in Counter() }
+    /// A slot per operation, by ``CountedOperation``'s raw value.
+    private let requests = Counter(slots: CountedOperation.allCases.count)
     let bytesRead = Counter()
     let bytesWritten = Counter()
     let sectorsEncrypted = Counter()
@@ -20,10 +20,10 @@ final class OperationStatistics: Sendable {
     let handleFailures = Counter()
 
     func counted(_ operation: CountedOperation) {
-        requests[operation.rawValue].add(1)
+        requests.add(1, slot: operation.rawValue)
     }
 
     var requestCounts: [String: UInt64] {
-        Dictionary(uniqueKeysWithValues: CountedOperation.allCases.map { ("\($0)", requests[$0.rawValue].total) })
+        Dictionary(uniqueKeysWithValues: CountedOperation.allCases.map { ("\($0)", requests.total(slot: $0.rawValue)) })
     }
 }

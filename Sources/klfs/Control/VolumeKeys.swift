@@ -40,18 +40,19 @@ final class VolumeKeys: @unchecked Sendable {
 
     // MARK: Crypto calls
 
-    /// Runs `body` with the key `pick` chooses from the current set. While
-    /// suspended it waits for resume first; while locked it throws
-    /// ``EngineError/iwkeyAbsent`` (``VolumeState/lockedErrno`` to the
-    /// caller). A call is never retried once it has run: an in-place call
-    /// that failed has zeroed its buffer.
-    func using<K, R>(_ pick: (KeySet) -> K?, _ body: (K) throws(EngineError) -> R) throws(EngineError) -> R {
+    /// Runs `body` with the current set, borrowed: a key it uses is not
+    /// copied out (a copy would retain and release the key's objects from
+    /// every worker's core). While suspended it waits for resume first;
+    /// while locked it throws ``EngineError/iwkeyAbsent``
+    /// (``VolumeState/lockedErrno`` to the caller). A call is never retried
+    /// once it has run: an in-place call that failed has zeroed its buffer.
+    func using<R>(_ body: (KeySet) throws(EngineError) -> R) throws(EngineError) -> R {
         while true {
             var refusedBy: KeySet?
             let attempt = publication.read { keys -> Result<R, EngineError>? in
-                guard let keys, let key = pick(keys) else { return nil }
+                guard let keys else { return nil }
                 do throws(EngineError) {
-                    return .success(try body(key))
+                    return .success(try body(keys))
                 } catch {
                     if error == .handleRejected || error == .iwkeyAbsent { refusedBy = keys }
                     return .failure(error)

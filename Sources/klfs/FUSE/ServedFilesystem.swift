@@ -15,12 +15,16 @@ func serve<Served: ServedFilesystem>(_ req: fuse_req_t?, _ operation: CountedOpe
                                      _ handler: (Served, fuse_req_t) throws(SystemError) -> Void) {
     guard let req else { return }
     RequestScope.serving { () -> Void in
-        do throws(SystemError) {
-            let filesystem = Unmanaged<Served>.fromOpaque(fuse_req_userdata(req)!).takeUnretainedValue()
-            filesystem.statistics.counted(operation)
-            try handler(filesystem, req)
-        } catch {
-            fuse_reply_err(req, error.code)
+        // The session holds the file system for as long as it serves
+        // (FUSESession), so a request borrows it: no retain and release
+        // of one object from every worker's core.
+        Unmanaged<Served>.fromOpaque(fuse_req_userdata(req)!)._withUnsafeGuaranteedRef { filesystem in
+            do throws(SystemError) {
+                filesystem.statistics.counted(operation)
+                try handler(filesystem, req)
+            } catch {
+                fuse_reply_err(req, error.code)
+            }
         }
     }
 }
