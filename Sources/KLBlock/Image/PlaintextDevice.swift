@@ -24,7 +24,7 @@ public final class PlaintextDevice: @unchecked Sendable {
     public let readOnly: Bool
     let image: ImageFile
     let key: any XTSKey
-    let locks = SectorRangeLock()
+    let locks: SectorRangeLock
     private let knownImageSize: Atomic<Int>
 
     /// Opens `imagePath`; `key` is the engine's form of the volume key
@@ -34,6 +34,8 @@ public final class PlaintextDevice: @unchecked Sendable {
         self.layout = layout
         self.key = key
         self.readOnly = readOnly
+        // A stripe per chunk: a chunk's request takes one lock, or two.
+        locks = SectorRangeLock(stripeSectors: Self.chunkSize / layout.sectorSize.bytes)
         let imageSize = Int(try image.status().st_size)
         let payloadEnd = layout.payloadOffset + fixedBytes(layout.extent)
         guard payloadEnd <= imageSize else { throw .payloadBeyondImage(end: payloadEnd, imageSize: imageSize) }
