@@ -14,7 +14,8 @@ struct ImageBenchCommand: ParsableCommand {
             libfuse's passthrough_ll, and the plaintext file of 'klfs image open' (one per --engine). Runs \
             fio 4 KiB random read and write at depths 1 and 16 and 1 MiB sequential read and write on each, \
             then times the untar of a small-file tree into ext4 on a loop device over each. Reports medians \
-            and klfs's ratios to passthrough_ll (goal >= 0.9) and to the raw image (ext4 goal <= 1.3). \
+            and klfs's ratios to passthrough_ll (goal >= 0.9) and to the raw image (ext4 goal <= 1.3), \
+            each the median of the rounds' ratios. \
             Everything it mounts or attaches comes down on every exit, SIGINT included. docs/BENCH.md has \
             the details and the JSON keys.
             """

@@ -41,11 +41,16 @@ import Testing
             }
             let ratios = try #require(item["ratios"] as? [String: [String: Any]])
             let klfs = try #require(ratios["klfs-keylocker-soft"])
-            let klfsValue = try #require(results["klfs-keylocker-soft"]?[value] as? Double)
+            // Each round's ratio of the samples, and their median.
+            let klfsSamples = try samples(of: value, in: results["klfs-keylocker-soft"])
             for base in ["passthrough_ll", "tmpfs"] {
-                let expected = klfsValue / (try #require(results[base]?[value] as? Double))
-                let given = try #require(klfs["over_" + base] as? Double)
-                #expect(abs(given - expected) <= 1e-9 * expected, "\(item["key"] ?? "?") over \(base)")
+                let rounds = zip(klfsSamples, try samples(of: value, in: results[base])).map { $0 / $1 }
+                let given = try #require(klfs["rounds_over_" + base] as? [Double])
+                #expect(given.count == rounds.count && zip(given, rounds).allSatisfy { abs($0 - $1) <= 1e-9 * $1 },
+                        "\(item["key"] ?? "?") rounds over \(base)")
+                let expected = median(rounds)
+                let ratio = try #require(klfs["over_" + base] as? Double)
+                #expect(abs(ratio - expected) <= 1e-9 * expected, "\(item["key"] ?? "?") over \(base)")
             }
             let met = try #require(klfs["goal_met"] as? Bool)
             let measured = try #require(klfs[isFio ? "over_passthrough_ll" : "over_tmpfs"] as? Double)
@@ -131,4 +136,16 @@ import Testing
         let temporary = (try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())) ?? []
         #expect(!temporary.contains { $0.hasPrefix("klfs-bench-image-") }, "a work directory was left behind")
     }
+}
+
+/// A target's per-round values of `key`, in round order.
+private func samples(of key: String, in result: [String: Any]?) throws -> [Double] {
+    let rounds = try #require(result?["samples"] as? [[String: Any]])
+    return try rounds.map { try #require($0[key] as? Double) }
+}
+
+private func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    let middle = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
